@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "inject.h"
+#include "space.h"
+#include "uswap/compat.h"
+#include "uswap/log.h"
+#include "uswap/util.h"
+
+#define MAX_POLL 1024
+#define MAX_DEFERRED 4096
+
+struct deferred {
+	struct space *sp;
+	uint64_t addr;
+	uint64_t flags;
+	uint64_t t0;
+};
+
+static pthread_t fault_tid;
+static volatile bool fault_quit;
+static struct deferred deferred[MAX_DEFERRED];
+static unsigned ndeferred;
+static _Alignas(4096) uint8_t zero_page[4096];
+static _Alignas(4096) uint8_t io_page[4096];
+
+void pager_wake_faults(struct pager *p)
+{
+	uint64_t one = 1;
+
+	if (write(p->wake_fd, &one, sizeof(one)) < 0) {
+		/* Counter saturated: the thread is awake anyway. */
+	}
+}
+
+static bool space_listed(struct pager *p, struct space *sp)
+{
+	for (struct space *s = p->spaces; s; s = s->next)
+		if (s == sp)
+			return true;
+	return false;
+}
+
+static void record_latency(struct pager *p, uint64_t t0)
+{
+	uint64_t d = now_ns() - t0;
+	unsigned b = d ? 63 - (unsigned)__builtin_clzll(d) : 0;
+
+	p->fstats.ring[p->fstats.faults % LAT_RING] = (uint32_t)USWAP_MIN(d / 100, UINT32_MAX);
+	p->fstats.faults++;
+	p->fstats.hist[b]++;
+}
+
+static int uffd_copy(int uffd, uint64_t dst, const void *src)
+{
+	struct uffdio_copy cp = { .dst = dst, .src = (uint64_t)src, .len = PAGE_SIZE_4K };
+
+	if (ioctl(uffd, UFFDIO_COPY, &cp) == 0)
+		return 0;
+	if (cp.copy == -EEXIST || errno == EEXIST)
+		return -EEXIST;
+	return -errno;
+}
+
+static int uffd_zero(int uffd, uint64_t dst)
+{
+	struct uffdio_zeropage zp = { .range = { dst, PAGE_SIZE_4K } };
+
+	if (ioctl(uffd, UFFDIO_ZEROPAGE, &zp) == 0)
+		return 0;
+	return -errno;
+}
+
+static int uffd_wake(int uffd, uint64_t dst)
+{
+	struct uffdio_range r = { dst, PAGE_SIZE_4K };
+
+	return ioctl(uffd, UFFDIO_WAKE, &r) < 0 ? -errno : 0;
+}
+
+static void poison(struct pager *p, struct space *sp, uint64_t page)
+{
+	struct uffdio_poison po = { .range = { page, PAGE_SIZE_4K } };
+
+	if (!p->have_poison || ioctl(sp->uffd, UFFDIO_POISON, &po) < 0)
+		log_error("pid %d: page %#lx cannot be poisoned; its thread stays blocked",
+			  sp->pid, (unsigned long)page);
+}
+
+int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write)
+{
+	struct slot *s = pmap_get(&sp->map, page);
+	const void *src = zero_page;
+	int r;
+
+	if (!s)
+		return write ? uffd_copy(sp->uffd, page, zero_page) : uffd_zero(sp->uffd, page);
+	switch (s->state) {
+	case SLOT_PENDING:
+		return -EINPROGRESS;
+	case SLOT_MEM:
+		src = s->data;
+		break;
+	case SLOT_FILL:
+		if (s->val == 0 && !write) {
+			r = uffd_zero(sp->uffd, page);
+			goto done;
+		}
+		for (size_t i = 0; i < PAGE_SIZE_4K / 8; i++)
+			((uint64_t *)io_page)[i] = s->val;
+		src = io_page;
+		break;
+	case SLOT_STORED:
+		r = store_read(&p->store, s->val, io_page);
+		if (r < 0)
+			return log_error_errno(r, "pid %d: store read of page %#lx failed: %m",
+					       sp->pid, (unsigned long)page);
+		if (page_checksum(io_page) != s->csum) {
+			p->checksum_errors++;
+			log_error("pid %d: checksum mismatch for page %#lx (store page %lu): "
+				  "poisoning it rather than returning wrong data",
+				  sp->pid, (unsigned long)page, (unsigned long)s->val);
+			poison(p, sp, page);
+			return -EBADMSG;
+		}
+		src = io_page;
+		break;
+	}
+	r = uffd_copy(sp->uffd, page, src);
+done:
+	if (r == 0 || r == -EEXIST) {
+		pmap_set(&sp->map, page, NULL);
+		slot_unref(p, s);
+		return 0;
+	}
+	return r;
+}
+
+static void defer(struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
+{
+	if (ndeferred < MAX_DEFERRED)
+		deferred[ndeferred++] = (struct deferred){ sp, addr, flags, t0 };
+	else
+		log_error("fault queue overflow: a thread stays blocked at %#lx",
+			  (unsigned long)addr);
+}
+
+/* 0 served, 1 deferred, -errno otherwise. Lock held. */
+static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
+{
+	uint64_t page = addr & PAGE_MASK_4K;
+	int r = fault_fill_page(p, sp, page, flags & UFFD_PAGEFAULT_FLAG_WRITE);
+
+	switch (r) {
+	case 0:
+		record_latency(p, t0);
+		return 0;
+	case -EEXIST:
+		uffd_wake(sp->uffd, page);
+		return 0;
+	case -EAGAIN:
+	case -EINPROGRESS:
+		defer(sp, addr, flags, t0);
+		return 1;
+	case -ESRCH:
+	case -ENOSPC:
+		sp->dead = true;
+		return r;
+	default:
+		log_debug_errno(r, "pid %d: fault at %#lx not served: %m", sp->pid,
+				(unsigned long)addr);
+		return r;
+	}
+}
+
+static void quarantine(struct space *sp, uint64_t start, uint64_t end)
+{
+	uint64_t now = now_ns();
+	unsigned w = 0;
+
+	for (unsigned i = 0; i < sp->nq; i++)
+		if (now - sp->q[i].when_ns < QUARANTINE_NS)
+			sp->q[w++] = sp->q[i];
+	sp->nq = w;
+	if (sp->nq == QUARANTINE_MAX)
+		memmove(sp->q, sp->q + 1, --sp->nq * sizeof(sp->q[0]));
+	sp->q[sp->nq++] = (struct quarantine_entry){ start, end, now };
+}
+
+static bool in_stash(struct space *sp, uint64_t start, uint64_t end)
+{
+	return start >= sp->stash && end <= sp->stash + STASH_SIZE;
+}
+
+struct remap_ctx {
+	struct pager *p;
+	struct space *sp;
+	struct slot **slots;
+	uint64_t *addrs;
+	size_t n;
+};
+
+static void collect(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
+{
+	struct remap_ctx *c = arg;
+
+	c->slots[c->n] = *pp;
+	c->addrs[c->n++] = addr;
+	*pp = NULL;
+}
+
+static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to, uint64_t len)
+{
+	struct remap_ctx c = { p, sp, NULL, NULL, 0 };
+	size_t max = sp->map.npages;
+
+	space_drop_range(p, sp, to, to + len);
+	c.slots = malloc((max + 1) * sizeof(*c.slots));
+	c.addrs = malloc((max + 1) * sizeof(*c.addrs));
+	if (c.slots && c.addrs) {
+		pmap_for_range(&sp->map, from, from + len, collect, &c);
+		for (size_t i = 0; i < c.n; i++)
+			if (pmap_set(&sp->map, c.addrs[i] - from + to, c.slots[i]) < 0) {
+				log_error("pid %d: out of memory moving page state", sp->pid);
+				slot_unref(p, c.slots[i]);
+			}
+	} else {
+		log_error("pid %d: out of memory on mremap", sp->pid);
+	}
+	free(c.slots);
+	free(c.addrs);
+	space_move_regs(sp, from, to, len);
+	log_debug("pid %d: remap %#lx -> %#lx (%lu bytes)", sp->pid, (unsigned long)from,
+		  (unsigned long)to, (unsigned long)len);
+}
+
+static void handle_event(struct pager *p, struct space *sp, const struct uffd_msg *m)
+{
+	switch (m->event) {
+	case UFFD_EVENT_FORK: {
+		struct space *child = space_new_forked(p, sp, (int)m->arg.fork.ufd);
+
+		if (!child) {
+			log_error("pid %d: out of memory for a forked child", sp->pid);
+			close((int)m->arg.fork.ufd);
+		}
+		log_debug("pid %d: fork event, child uffd %d", sp->pid, (int)m->arg.fork.ufd);
+		break;
+	}
+	case UFFD_EVENT_REMAP:
+		remap(p, sp, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
+		break;
+	case UFFD_EVENT_REMOVE:
+		if (in_stash(sp, m->arg.remove.start, m->arg.remove.end))
+			break;
+		space_drop_range(p, sp, m->arg.remove.start, m->arg.remove.end);
+		quarantine(sp, m->arg.remove.start, m->arg.remove.end);
+		break;
+	case UFFD_EVENT_UNMAP:
+		space_drop_range(p, sp, m->arg.remove.start, m->arg.remove.end);
+		space_forget_regs(sp, m->arg.remove.start, m->arg.remove.end);
+		if (m->arg.remove.start < sp->stash + STASH_SIZE &&
+		    m->arg.remove.end > sp->stash) {
+			log_warn("pid %d: the program unmapped the pager's stash", sp->pid);
+			sp->dead = true;
+		}
+		break;
+	default:
+		log_warn("pid %d: unknown uffd event %u", sp->pid, m->event);
+	}
+}
+
+static void drain(struct pager *p, struct space *sp)
+{
+	struct uffd_msg msgs[64];
+
+	for (;;) {
+		ssize_t n = read(sp->uffd, msgs, sizeof(msgs));
+		uint64_t t0 = now_ns();
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_debug("pid %d: uffd read: %m", sp->pid);
+			return;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
+			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+				serve(p, sp, msgs[i].arg.pagefault.address,
+				      msgs[i].arg.pagefault.flags, t0);
+			else
+				handle_event(p, sp, &msgs[i]);
+		}
+		if ((size_t)n < sizeof(msgs))
+			return;
+	}
+}
+
+static void retry_deferred(struct pager *p)
+{
+	unsigned n = ndeferred;
+	struct deferred copy[MAX_DEFERRED];
+
+	if (!n)
+		return;
+	memcpy(copy, deferred, n * sizeof(copy[0]));
+	ndeferred = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!space_listed(p, copy[i].sp) || copy[i].sp->dead)
+			continue;
+		serve(p, copy[i].sp, copy[i].addr, copy[i].flags, copy[i].t0);
+	}
+}
+
+static void *fault_main(void *arg)
+{
+	struct pager *p = arg;
+	struct pollfd pfd[MAX_POLL];
+	struct space *sps[MAX_POLL];
+
+	while (!fault_quit) {
+		unsigned n = 1;
+		int timeout;
+
+		pthread_mutex_lock(&p->lock);
+		pfd[0] = (struct pollfd){ .fd = p->wake_fd, .events = POLLIN };
+		for (struct space *sp = p->spaces; sp && n < MAX_POLL; sp = sp->next) {
+			if (sp->dead || sp->uffd < 0)
+				continue;
+			sps[n] = sp;
+			pfd[n++] = (struct pollfd){ .fd = sp->uffd, .events = POLLIN };
+		}
+		/* Deferred faults wait for an eviction batch or an mm change: retry soon. */
+		timeout = ndeferred ? 1 : 100;
+		pthread_mutex_unlock(&p->lock);
+		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
+			log_error("fault thread poll: %m");
+		if (pfd[0].revents & POLLIN) {
+			uint64_t v;
+
+			if (read(p->wake_fd, &v, sizeof(v)) < 0) {
+				/* Spurious wakeup. */
+			}
+		}
+		pthread_mutex_lock(&p->lock);
+		for (unsigned i = 1; i < n; i++)
+			if ((pfd[i].revents & POLLIN) && space_listed(p, sps[i]) && !sps[i]->dead)
+				drain(p, sps[i]);
+		retry_deferred(p);
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+int fault_thread_start(struct pager *p)
+{
+	fault_quit = false;
+	return -pthread_create(&fault_tid, NULL, fault_main, p);
+}
+
+void fault_thread_stop(struct pager *p)
+{
+	fault_quit = true;
+	pager_wake_faults(p);
+	pthread_join(fault_tid, NULL);
+}

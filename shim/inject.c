@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inject.h"
+#include "uswap/log.h"
+#include "uswap/util.h"
+
+#ifndef PTRACE_GETSIGMASK
+#define PTRACE_GETSIGMASK 0x420a
+#define PTRACE_SETSIGMASK 0x420b
+#endif
+
+#define MAX_LINGERING 64
+
+static pid_t lingering[MAX_LINGERING];
+static unsigned nlingering;
+static uint64_t stop_total_ns, stop_max_ns;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)addr, .iov_len = len };
+	ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int target_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)addr, .iov_len = len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+static int find_vdso(pid_t pid, uint64_t *ret_start, uint64_t *ret_end)
+{
+	char path[64], line[512];
+	FILE *f;
+	int r = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		if (!strstr(line, "[vdso]"))
+			continue;
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2) {
+			*ret_start = a;
+			*ret_end = b;
+			r = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+int inject_find_syscall_ip(pid_t pid, uint64_t *ret_ip)
+{
+	static uint64_t own_offset;
+	uint64_t start, end;
+	uint8_t insn[2];
+	int r;
+
+	if (!own_offset) {
+		const uint8_t *base = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
+		uint64_t s, e;
+
+		if (!base || find_vdso(getpid(), &s, &e) < 0)
+			return -ENOENT;
+		for (uint64_t i = 0; i + 1 < e - s; i++) {
+			if (base[i] == 0x0f && base[i + 1] == 0x05) {
+				own_offset = i;
+				break;
+			}
+		}
+		if (!own_offset)
+			return -ENOENT;
+	}
+	r = find_vdso(pid, &start, &end);
+	if (r < 0)
+		return r;
+	if (start + own_offset + 2 > end)
+		return -ENOENT;
+	r = target_read(pid, start + own_offset, insn, sizeof(insn));
+	if (r < 0)
+		return r;
+	if (insn[0] != 0x0f || insn[1] != 0x05)
+		return -ENOEXEC;
+	*ret_ip = start + own_offset;
+	return 0;
+}
+
+static void linger(pid_t tid)
+{
+	if (nlingering < MAX_LINGERING)
+		lingering[nlingering++] = tid;
+}
+
+void inject_reap_lingering(void)
+{
+	for (unsigned i = 0; i < nlingering;) {
+		int st;
+		pid_t r = waitpid(lingering[i], &st, __WALL | WNOHANG);
+
+		if (r == 0) {
+			i++;
+			continue;
+		}
+		if (r > 0 && WIFSTOPPED(st))
+			ptrace(PTRACE_DETACH, lingering[i], 0, 0);
+		lingering[i] = lingering[--nlingering];
+	}
+}
+
+/* Wait for tid's next stop; 0 with *ret_status, -ETIMEDOUT, or -ESRCH if it died. */
+static int wait_stop(pid_t tid, int timeout_ms, int *ret_status)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	unsigned spins = 0;
+
+	for (;;) {
+		int st;
+		pid_t r = waitpid(tid, &st, __WALL | WNOHANG);
+
+		if (r < 0)
+			return errno == ECHILD ? -ESRCH : -errno;
+		if (r == tid) {
+			if (WIFEXITED(st) || WIFSIGNALED(st))
+				return -ESRCH;
+			*ret_status = st;
+			return 0;
+		}
+		if (now_ns() > deadline)
+			return -ETIMEDOUT;
+		if (++spins < 64)
+			sched_yield();
+		else
+			usleep(50);
+	}
+}
+
+static bool thread_usable(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *p;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return false;
+	/* Zombies and dead threads never stop; 't' is already traced by someone. */
+	return p[2] != 'Z' && p[2] != 'X' && p[2] != 't';
+}
+
+int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
+{
+	memset(in, 0, sizeof(*in));
+	in->pid = pid;
+	in->tid = tid;
+	in->syscall_ip = syscall_ip;
+	in->seized = true;
+	in->stop_start_ns = now_ns();
+	if (ptrace(PTRACE_GETREGS, tid, 0, &in->saved) < 0)
+		return -errno;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &in->saved_mask) < 0)
+		return -errno;
+	/* Block every signal while we own the thread: no handler can run on our registers.
+	 * SIGKILL and SIGSTOP cannot be blocked; inject_syscall copes with a group stop. */
+	uint64_t all = ~0ull;
+
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0)
+		return -errno;
+	in->prepared = true;
+	return 0;
+}
+
+static int seize_one(struct inject *in, pid_t pid, pid_t tid, uint64_t ip, int timeout_ms)
+{
+	int st, r;
+
+	memset(in, 0, sizeof(*in));
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+		return -errno;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
+		r = -errno;
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return r;
+	}
+	r = wait_stop(tid, timeout_ms, &st);
+	if (r == -ETIMEDOUT) {
+		/* Still running (e.g. inside a fault we serve, or frozen): it will stop later. */
+		linger(tid);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	return inject_prepare(in, pid, tid, ip);
+}
+
+int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout_ms)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	int r = -ESRCH;
+
+	/* Prefer the main thread; take any other live thread if it is a zombie. */
+	if (thread_usable(pid, pid)) {
+		r = seize_one(in, pid, pid, syscall_ip, timeout_ms);
+		if (r == 0 || r == -EPERM)
+			return r;
+		if (in->seized)
+			inject_detach(in);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -ESRCH;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0 || tid == pid || !thread_usable(pid, tid))
+			continue;
+		r = seize_one(in, pid, tid, syscall_ip, timeout_ms);
+		if (r == 0 || r == -EPERM)
+			break;
+		if (in->seized)
+			inject_detach(in);
+	}
+	closedir(d);
+	return r;
+}
+
+int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1,
+		   unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
+		   unsigned long a6)
+{
+	struct user_regs_struct regs = in->saved;
+	int st, r;
+
+	if (!in->prepared)
+		return -EINVAL;
+	regs.rip = in->syscall_ip;
+	regs.rax = (unsigned long)nr;
+	/* orig_rax = -1: the kernel must not apply syscall-restart logic to our registers. */
+	regs.orig_rax = (unsigned long)-1;
+	regs.rdi = a1;
+	regs.rsi = a2;
+	regs.rdx = a3;
+	regs.r10 = a4;
+	regs.r8 = a5;
+	regs.r9 = a6;
+	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
+		return -errno;
+	for (;;) {
+		if (ptrace(PTRACE_SINGLESTEP, in->tid, 0, 0) < 0)
+			return -errno;
+		/* A long syscall (a big MOVE) may take a while; no timeout here: the thread is
+		 * executing our syscall and will come back. */
+		r = wait_stop(in->tid, 60000, &st);
+		if (r < 0)
+			return r;
+		if (ptrace(PTRACE_GETREGS, in->tid, 0, &regs) < 0)
+			return -errno;
+		/* The instruction ran once rip moved past it; anything else (a group stop) means
+		 * it has not run yet: step again. */
+		if (regs.rip == in->syscall_ip + 2)
+			break;
+		if (regs.rip != in->syscall_ip)
+			return -EIO;
+	}
+	*ret_result = (long)regs.rax;
+	return 0;
+}
+
+int inject_detach(struct inject *in)
+{
+	int r = 0;
+
+	if (!in->seized)
+		return 0;
+	if (in->prepared) {
+		if (ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved) < 0)
+			r = -errno;
+		if (ptrace(PTRACE_SETSIGMASK, in->tid, sizeof(uint64_t), &in->saved_mask) < 0 &&
+		    !r)
+			r = -errno;
+		in->prepared = false;
+	}
+	if (ptrace(PTRACE_DETACH, in->tid, 0, 0) < 0 && !r && errno != ESRCH)
+		r = -errno;
+	in->seized = false;
+	uint64_t d = now_ns() - in->stop_start_ns;
+
+	pthread_mutex_lock(&stats_lock);
+	stop_total_ns += d;
+	if (d > stop_max_ns)
+		stop_max_ns = d;
+	pthread_mutex_unlock(&stats_lock);
+	return r;
+}
+
+void inject_stop_stats(double *ret_total_ms, double *ret_max_ms)
+{
+	pthread_mutex_lock(&stats_lock);
+	*ret_total_ms = (double)stop_total_ns / 1e6;
+	*ret_max_ms = (double)stop_max_ns / 1e6;
+	pthread_mutex_unlock(&stats_lock);
+}

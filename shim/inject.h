@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Remote syscalls through ptrace: seize one thread, interrupt it, run syscalls on its behalf
+ * through a `syscall` instruction already mapped in the target (the vDSO's), restore its
+ * registers and signal mask exactly, detach. Only the seized thread stops.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct inject {
+	pid_t pid;               /* thread group */
+	pid_t tid;               /* the seized thread */
+	uint64_t syscall_ip;     /* address of a `syscall` instruction in the target */
+	struct user_regs_struct saved;
+	uint64_t saved_mask;
+	bool seized;             /* PTRACE_SEIZE done, thread in a ptrace stop */
+	bool prepared;           /* registers and mask saved, must be restored */
+	uint64_t stop_start_ns;
+};
+
+/* Find a `syscall` instruction in pid's address space (same offset in its vDSO as in ours,
+ * verified by reading it). 0 or -errno. */
+int inject_find_syscall_ip(pid_t pid, uint64_t *ret_ip);
+
+/* Seize a live thread of pid and bring it to a ptrace stop within timeout_ms, then save its
+ * state and block its signals. -EPERM if another tracer holds it, -ESRCH if gone,
+ * -ETIMEDOUT if no thread stopped in time (e.g. frozen; the thread is released later). */
+int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout_ms);
+
+/* For a thread the caller already seized and that sits in a ptrace stop. */
+int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip);
+
+/* Run one syscall in the target. Returns 0 if the syscall ran (its raw result, -errno on
+ * failure, in *ret_result), or -errno if the injection itself failed (target gone...). */
+int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1,
+		   unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
+		   unsigned long a6);
+
+/* Restore registers and mask exactly, then detach. Safe to call in any state. */
+int inject_detach(struct inject *in);
+
+/* Release threads whose stop we gave up waiting for, once they stop. */
+void inject_reap_lingering(void);
+
+/* Stop-time accounting (all injections of this process). */
+void inject_stop_stats(double *ret_total_ms, double *ret_max_ms);
+
+/* Copy to/from target memory (process_vm_*). 0 or -errno (short copies are -EFAULT). */
+int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
+int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+uint64_t now_ns(void);

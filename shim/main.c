@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* uswap-shim: the pager daemon, standalone (run, attach) and status reader. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pager.h"
+#include "uswap/log.h"
+#include "uswap/size.h"
+#include "uswap/status.h"
+#include "uswap/util.h"
+
+#define PROG "uswap-shim"
+#define EXIT_USAGE 2
+
+static void usage(FILE *f)
+{
+	fputs("Usage:\n"
+	      "  " PROG " run [OPTIONS] -- COMMAND [ARG...]\n"
+	      "  " PROG " attach --pid PID [OPTIONS]\n"
+	      "  " PROG " status [--json] FILE\n"
+	      "\n"
+	      "Userspace swapping for a process tree: keeps the resident anonymous memory of\n"
+	      "COMMAND (or of PID) and of all its descendants at a target by evicting cold pages\n"
+	      "to a store file, and brings them back when they are touched.\n"
+	      "\n"
+	      "  run      start COMMAND under the pager; exit with its status\n"
+	      "  attach   take over a running process and its descendants; on SIGTERM or\n"
+	      "           SIGINT every evicted page is put back and the process runs on untouched\n"
+	      "  status   print a status file written by --status\n"
+	      "\n"
+	      "Options:\n"
+	      "  -t, --target SIZE   resident anonymous memory to hold (sum of RssAnon): bytes or\n"
+	      "                      a number with K, M, G, T, Ki, Mi, Gi, Ti (powers of 1024).\n"
+	      "                      Without it nothing is evicted (the pager only follows)\n"
+	      "  -p, --pid PID       process to attach to (attach)\n"
+	      "  -s, --store DIR     directory for the store file (root-only, created 0700);\n"
+	      "                      default /var/lib/uswap as root, else $TMPDIR/uswap-UID\n"
+	      "      --status FILE   rewrite FILE (JSON) every 100 ms; default\n"
+	      "                      /run/uswap/shim-PID.json as root, else in the store directory\n"
+	      "  -l, --log FILE      log to FILE instead of stderr\n"
+	      "  -v, --verbose       debug logging\n"
+	      "      --json          status: print the JSON object as is\n"
+	      "  -h, --help          show this help\n"
+	      "\n"
+	      "Exit status: run: COMMAND's status (128+N if killed by signal N); attach: 0 after a\n"
+	      "clean detach; 1 on errors; 2 on bad arguments.\n",
+	      f);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, PROG ": %s (see '" PROG " --help')\n", msg);
+	return EXIT_USAGE;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	bool json = false;
+	const char *path = NULL;
+	struct uswap_status st;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-')
+			return usage_error("status: unknown option '%s'", argv[i]);
+		else if (path)
+			return usage_error("status: one FILE only, got '%s' too", argv[i]);
+		else
+			path = argv[i];
+	}
+	if (!path)
+		return usage_error("status: missing FILE");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (json) {
+		char buf[8192];
+		ssize_t n;
+
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			fwrite(buf, 1, (size_t)n, stdout);
+		return 0;
+	}
+	r = uswap_status_parse_fd(fd, &st);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s is not a uswap status file: %s\n", path, strerror(-r));
+		return 1;
+	}
+	uswap_status_print(stdout, &st);
+	return 0;
+}
+
+static int default_dirs(char *store, size_t slen, char *status, size_t stlen)
+{
+	if (geteuid() == 0) {
+		mkdir("/var/lib/uswap", 0700);
+		snprintf(store, slen, "/var/lib/uswap");
+		if (mkdir("/run/uswap", 0700) < 0 && errno != EEXIST)
+			return -errno;
+		snprintf(status, stlen, "/run/uswap/shim-%d.json", (int)getpid());
+	} else {
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(store, slen, "%s/uswap-%u", tmp && *tmp ? tmp : "/tmp",
+			 (unsigned)getuid());
+		mkdir(store, 0700);
+		snprintf(status, stlen, "%s/shim-%d.json", store, (int)getpid());
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "store", required_argument, NULL, 's' },
+		{ "status", required_argument, NULL, 'S' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct pager_cfg cfg = { 0 };
+	char def_store[4096], def_status[4200];
+	const char *store = NULL, *status = NULL, *logpath = NULL, *cmd;
+	static struct pager pager;
+	bool verbose = false;
+	long pid = 0;
+	int c, r, status_code = 0;
+
+	if (argc < 2)
+		return usage_error("missing command: run, attach or status");
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") && strcmp(cmd, "attach"))
+		return usage_error("unknown command '%s' (expected run, attach or status)", cmd);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "+t:p:s:l:vh", opts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 't':
+			if (uswap_parse_size(optarg, &cfg.target) < 0)
+				return usage_error("invalid --target '%s': expected bytes or a number "
+						   "with K/M/G/T or Ki/Mi/Gi/Ti",
+						   optarg);
+			break;
+		case 'p':
+			errno = 0;
+			pid = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || pid <= 0 || pid > 0x3fffffff)
+				return usage_error("invalid --pid '%s': expected a process id", optarg);
+			break;
+		case 's':
+			store = optarg;
+			break;
+		case 'S':
+			status = optarg;
+			break;
+		case 'l':
+			logpath = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return usage_error("invalid option '%s'", argv[optind - 1]);
+		}
+	}
+	if (!strcmp(cmd, "run")) {
+		if (pid)
+			return usage_error("run: --pid is for attach");
+		if (optind >= argc || strcmp(argv[optind - 1], "--"))
+			return usage_error("run: give the command after '--'");
+		cfg.argv = argv + optind;
+	} else {
+		if (!pid)
+			return usage_error("attach: --pid PID is required");
+		if (optind < argc)
+			return usage_error("attach: unexpected argument '%s'", argv[optind]);
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			fprintf(stderr, PROG ": no process %ld\n", pid);
+			return 1;
+		}
+		cfg.root = (pid_t)pid;
+	}
+	cfg.mode = cmd;
+	r = default_dirs(def_store, sizeof(def_store), def_status, sizeof(def_status));
+	if (r < 0 && !status) {
+		fprintf(stderr, PROG ": cannot create /run/uswap: %s\n", strerror(-r));
+		return 1;
+	}
+	cfg.status_path = status ? status : def_status;
+	r = uswap_log_open(PROG, verbose ? USWAP_LOG_DEBUG : USWAP_LOG_INFO, logpath);
+	if (r < 0) {
+		fprintf(stderr, PROG ": cannot open log %s: %s\n", logpath, strerror(-r));
+		return 1;
+	}
+	umask(077);
+	r = pager_init(&pager, store ? store : def_store);
+	if (r < 0) {
+		log_error_errno(r, "cannot start the pager: %m");
+		if (!strcmp(cmd, "run")) {
+			/* Degrade: the command runs unpaged rather than not at all. */
+			log_warn("running %s unpaged", cfg.argv[0]);
+			execvp(cfg.argv[0], cfg.argv);
+			log_error_errno(-errno, "cannot execute %s: %m", cfg.argv[0]);
+			return 127;
+		}
+		return 1;
+	}
+	r = pager_main(&pager, &cfg, &status_code);
+	if (r < 0) {
+		log_error_errno(r, "pager failed: %m");
+		return !strcmp(cmd, "run") && status_code ? WEXITSTATUS(status_code) : 1;
+	}
+	if (!strcmp(cmd, "attach"))
+		return 0;
+	if (WIFSIGNALED(status_code))
+		return 128 + WTERMSIG(status_code);
+	return WEXITSTATUS(status_code);
+}

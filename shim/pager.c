@@ -1,0 +1,852 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The manager thread: finds the processes to manage, arms them, notices fork children,
+ * exec and exit, keeps the resident anonymous memory at the target, writes the status file,
+ * and on SIGTERM/SIGINT puts every page back before leaving.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "evict.h"
+#include "fault.h"
+#include "inject.h"
+#include "space.h"
+#include "uswap/compat.h"
+#include "uswap/log.h"
+#include "uswap/status.h"
+#include "uswap/util.h"
+
+#define TICK_MS 100
+#define MAX_PIDS 4096
+#define EVICT_BUDGET_NS (300ull * 1000000ull)
+
+struct tracked {
+	pid_t pid;
+	struct space *sp; /* NULL: not managed (arming failed) or alias */
+	bool alias;       /* shares the mm of another tracked process (vfork) */
+	bool seen;
+};
+
+struct manager {
+	struct pager *p;
+	const struct pager_cfg *cfg;
+	struct tracked *t;
+	size_t nt;
+	pid_t root;
+	bool root_exited;
+	int root_status;
+	int sfd;
+	uint64_t rss;
+	uint64_t last_faults;
+	uint64_t last_tick_ns;
+	double faults_per_sec;
+	bool unreachable;
+	uint64_t store_full_since;
+};
+
+static int probe_features(struct pager *p)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	uint64_t need = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+			UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_MOVE;
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0) {
+		_cleanup_close_ int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+		if (dev < 0)
+			return -ENOSYS;
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+	}
+	/* Asking for no feature reports every feature the kernel has. */
+	if (ioctl(fd, UFFDIO_API, &api) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	close(fd);
+	if ((api.features & need) != need) {
+		log_error("userfaultfd lacks features %#llx (has %#llx)",
+			  (unsigned long long)(need & ~api.features),
+			  (unsigned long long)api.features);
+		return -EOPNOTSUPP;
+	}
+	p->features = need | (api.features & UFFD_FEATURE_THREAD_ID);
+	p->have_poison = api.features & UFFD_FEATURE_POISON;
+	if (p->have_poison)
+		p->features |= UFFD_FEATURE_POISON;
+	return 0;
+}
+
+/* Remote MADV_DONTNEED through a pidfd: try it on a child of ours. */
+static bool probe_remote_dontneed(void)
+{
+	void *pg = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct iovec iov = { pg, 4096 };
+	bool ok = false;
+	pid_t child;
+	int pidfd;
+
+	if (pg == MAP_FAILED)
+		return false;
+	memset(pg, 1, 4096);
+	child = fork();
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	if (child > 0) {
+		pidfd = pidfd_open_(child);
+		if (pidfd >= 0) {
+			ok = syscall(SYS_process_madvise, pidfd, &iov, 1, MADV_DONTNEED, 0) == 4096;
+			close(pidfd);
+		}
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	munmap(pg, 4096);
+	return ok;
+}
+
+int pager_init(struct pager *p, const char *store_dir)
+{
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->store.fd = -1;
+	r = probe_features(p);
+	if (r < 0)
+		return r;
+	p->have_kcmp = syscall(SYS_kcmp, getpid(), getpid(), KCMP_VM, 0, 0) == 0;
+	p->remote_dontneed = probe_remote_dontneed();
+	snprintf(p->store_dir, sizeof(p->store_dir), "%s", store_dir);
+	r = store_open(&p->store, store_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create the store in %s: %m", store_dir);
+	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->wake_fd < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- process discovery ---- */
+
+static bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+static bool set_has(const pid_t *set, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i] == pid)
+			return true;
+	return false;
+}
+
+/* Add the children of every thread of pid to set. */
+static void add_children(pid_t pid, pid_t *set, size_t *n)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char cpath[300], buf[4096];
+		ssize_t len;
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", (int)pid, de->d_name);
+		fd = open(cpath, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = 0;
+		for (char *s = buf, *e; *s; s = e) {
+			long c = strtol(s, &e, 10);
+
+			if (e == s)
+				break;
+			if (c > 0 && *n < MAX_PIDS && !set_has(set, *n, (pid_t)c))
+				set[(*n)++] = (pid_t)c;
+		}
+	}
+	closedir(d);
+}
+
+/* Every live process of the managed tree. */
+static size_t discover(struct manager *m, pid_t *set)
+{
+	size_t n = 0;
+
+	if (m->root > 0 && proc_alive(m->root))
+		set[n++] = m->root;
+	for (size_t i = 0; i < m->nt; i++)
+		if (!set_has(set, n, m->t[i].pid) && proc_alive(m->t[i].pid))
+			set[n++] = m->t[i].pid;
+	/* In run mode we are the subreaper: orphans of the tree come to us. */
+	if (!strcmp(m->cfg->mode, "run"))
+		add_children(getpid(), set, &n);
+	for (size_t i = 0; i < n; i++)
+		add_children(set[i], set, &n);
+	for (size_t i = 0; i < n;) {
+		if (set[i] != m->root && !proc_alive(set[i]))
+			set[i] = set[--n];
+		else
+			i++;
+	}
+	return n;
+}
+
+static struct tracked *track_find(struct manager *m, pid_t pid)
+{
+	for (size_t i = 0; i < m->nt; i++)
+		if (m->t[i].pid == pid)
+			return &m->t[i];
+	return NULL;
+}
+
+static void track_add(struct manager *m, pid_t pid, struct space *sp, bool alias)
+{
+	struct tracked *t = realloc(m->t, (m->nt + 1) * sizeof(*t));
+
+	if (!t)
+		return;
+	m->t = t;
+	m->t[m->nt++] = (struct tracked){ .pid = pid, .sp = sp, .alias = alias };
+}
+
+static void untrack_space(struct manager *m, struct space *sp)
+{
+	for (size_t i = 0; i < m->nt;) {
+		if (m->t[i].sp == sp)
+			m->t[i] = m->t[--m->nt];
+		else
+			i++;
+	}
+}
+
+/* Destroy dead spaces, re-arm after exec, give back lost fds. */
+static void check_spaces(struct manager *m)
+{
+	struct pager *p = m->p;
+	struct space *sp, *next;
+
+	pthread_mutex_lock(&p->lock);
+	for (sp = p->spaces; sp; sp = next) {
+		enum space_health h = sp->dead ? SPACE_GONE : space_check(p, sp);
+
+		next = sp->next;
+		if (h == SPACE_OK)
+			continue;
+		if (h == SPACE_FD_LOST) {
+			pthread_mutex_unlock(&p->lock);
+			log_warn("pid %d: the program closed the pager's uffd; handing it back",
+				 sp->pid);
+			if (space_reinstall_fd(p, sp) < 0)
+				log_error("pid %d: could not hand the uffd back", sp->pid);
+			/* Only this thread frees spaces: next is still valid. */
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
+		log_debug("pid %d: address space %s", sp->pid,
+			  h == SPACE_EXECED ? "replaced by exec" : "gone");
+		untrack_space(m, sp);
+		space_destroy(p, sp);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static struct space *find_unidentified(struct manager *m, pid_t pid)
+{
+	struct pager *p = m->p;
+	struct space *found = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	for (struct space *sp = p->spaces; sp && !found; sp = sp->next)
+		if (!sp->pid && !sp->dead && space_matches(p, sp, pid))
+			found = sp;
+	if (found)
+		found->pid = pid;
+	pthread_mutex_unlock(&p->lock);
+	return found;
+}
+
+static void adopt_new(struct manager *m, const pid_t *set, size_t n)
+{
+	struct pager *p = m->p;
+
+	for (size_t i = 0; i < n; i++) {
+		pid_t pid = set[i];
+		struct space *sp = NULL;
+		bool alias = false;
+		int r;
+
+		if (track_find(m, pid))
+			continue;
+		pthread_mutex_lock(&p->lock);
+		for (struct space *s = p->spaces; s && !sp; s = s->next)
+			if (s->pid && space_same_mm(p, s, pid))
+				sp = s;
+		pthread_mutex_unlock(&p->lock);
+		if (sp) {
+			alias = true;
+		} else if ((sp = find_unidentified(m, pid))) {
+			r = space_adopt(p, sp);
+			if (r < 0)
+				log_warn_errno(r, "pid %d: adopting forked child failed: %m", pid);
+			else
+				log_info("pid %d: forked child adopted", pid);
+		} else {
+			r = space_arm(p, pid, NULL, &sp);
+			if (r < 0) {
+				log_warn_errno(r, "pid %d: cannot be paged (%m); it runs unpaged", pid);
+				sp = NULL;
+			}
+		}
+		track_add(m, pid, sp, alias);
+	}
+}
+
+static uint64_t rss_anon(pid_t pid)
+{
+	char path[64], buf[4096], *s;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	s = strstr(buf, "RssAnon:");
+	return s ? strtoull(s + 8, NULL, 10) * 1024 : 0;
+}
+
+static void measure(struct manager *m)
+{
+	m->rss = 0;
+	for (size_t i = 0; i < m->nt; i++) {
+		uint64_t r;
+
+		if (m->t[i].alias)
+			continue;
+		r = rss_anon(m->t[i].pid);
+		if (m->t[i].sp)
+			m->t[i].sp->rss_anon = r;
+		m->rss += r;
+	}
+}
+
+/* ---- enforcement ---- */
+
+static struct space *largest_space(struct manager *m, const bool *exhausted)
+{
+	struct space *best = NULL;
+	size_t bi = 0;
+
+	for (size_t i = 0; i < m->nt; i++) {
+		struct space *sp = m->t[i].sp;
+
+		if (!sp || m->t[i].alias || exhausted[i] || sp->dead || !sp->pid)
+			continue;
+		if (!best || sp->rss_anon > best->rss_anon) {
+			best = sp;
+			bi = i;
+		}
+	}
+	(void)bi;
+	return best;
+}
+
+static void enforce(struct manager *m)
+{
+	struct pager *p = m->p;
+	uint64_t target = m->cfg->target, deadline = now_ns() + EVICT_BUDGET_NS;
+	_cleanup_free_ bool *exhausted = NULL;
+	int64_t need;
+
+	m->unreachable = false;
+	if (!target || m->rss <= target)
+		return;
+	if (p->store_full) {
+		/* Retry the store every 10 s; meanwhile evicted pages stay in memory. */
+		if (now_ns() - m->store_full_since < 10000000000ull)
+			return;
+		p->store_full = false;
+	}
+	exhausted = calloc(m->nt + 1, sizeof(*exhausted));
+	if (!exhausted)
+		return;
+	/* Aim a little below the target so the next refaults do not cross it at once. */
+	need = (int64_t)((m->rss - target + target / 50) / PAGE_SIZE_4K);
+	while (need > 0 && now_ns() < deadline) {
+		struct space *sp = largest_space(m, exhausted);
+		long got;
+
+		if (!sp)
+			break;
+		got = evict_batch(p, sp, (uint64_t)need);
+		if (got == -ENOSPC || p->store_full) {
+			log_error("store full: eviction paused, evicted pages kept in memory");
+			m->store_full_since = now_ns();
+			p->store_full = true;
+			break;
+		}
+		if (got <= 0) {
+			if (got < 0 && got != -ESRCH)
+				log_debug_errno((int)got, "pid %d: eviction stopped: %m", sp->pid);
+			if (got == -EBADF)
+				sp->dead = false; /* check_spaces will notice the lost fd */
+			for (size_t i = 0; i < m->nt; i++)
+				if (m->t[i].sp == sp)
+					exhausted[i] = true;
+			continue;
+		}
+		need -= got;
+		sp->rss_anon -= USWAP_MIN(sp->rss_anon, (uint64_t)got * PAGE_SIZE_4K);
+	}
+	if (need > (int64_t)((target / 50) / PAGE_SIZE_4K) && now_ns() < deadline) {
+		m->unreachable = true;
+	}
+}
+
+/* ---- status ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void latency(struct pager *p, double *p50, double *p99)
+{
+	static uint32_t tmp[LAT_RING];
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = USWAP_MIN(p->fstats.faults, (uint64_t)LAT_RING);
+	memcpy(tmp, p->fstats.ring, n * sizeof(tmp[0]));
+	pthread_mutex_unlock(&p->lock);
+	if (!n) {
+		*p50 = *p99 = 0;
+		return;
+	}
+	qsort(tmp, n, sizeof(tmp[0]), cmp_u32);
+	*p50 = tmp[n / 2] / 10.0;
+	*p99 = tmp[USWAP_MIN(n - 1, n * 99 / 100)] / 10.0;
+}
+
+static void write_status(struct manager *m, const char *state)
+{
+	struct pager *p = m->p;
+	struct uswap_status st = { 0 };
+	uint64_t now = now_ns(), faults;
+
+	if (!m->cfg->status_path)
+		return;
+	st.shim_pid = getpid();
+	snprintf(st.mode, sizeof(st.mode), "%s", m->cfg->mode);
+	st.target_bytes = m->cfg->target;
+	st.rss_anon_bytes = m->rss;
+	pthread_mutex_lock(&p->lock);
+	st.evicted_pages = p->evicted_pages;
+	st.store_bytes = p->store.used * PAGE_SIZE_4K;
+	faults = p->fstats.faults;
+	st.evictions_total = p->evictions_total;
+	pthread_mutex_unlock(&p->lock);
+	st.faults_total = faults;
+	if (m->last_tick_ns && now > m->last_tick_ns)
+		m->faults_per_sec = (double)(faults - m->last_faults) * 1e9 /
+				    (double)(now - m->last_tick_ns);
+	m->last_faults = faults;
+	m->last_tick_ns = now;
+	st.faults_per_sec = m->faults_per_sec;
+	latency(p, &st.fault_p50_us, &st.fault_p99_us);
+	inject_stop_stats(&st.stopped_ms_total, &st.stopped_ms_max);
+	st.shim_rss_bytes = rss_anon(getpid());
+	snprintf(st.state, sizeof(st.state), "%s", state);
+	for (size_t i = 0; i < m->nt && st.npids < USWAP_STATUS_MAX_PIDS; i++)
+		st.pids[st.npids++] = m->t[i].pid;
+	int r = uswap_status_write(m->cfg->status_path, &st);
+
+	if (r < 0)
+		log_debug_errno(r, "status file %s: %m", m->cfg->status_path);
+}
+
+/* ---- restore on stop ---- */
+
+struct addr_list {
+	uint64_t *a;
+	size_t n, cap;
+};
+
+static void list_addr(struct pmap *pm, uint64_t addr, struct slot **pp, void *arg)
+{
+	struct addr_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		uint64_t *a = realloc(l->a, cap * sizeof(*a));
+
+		if (!a)
+			return;
+		l->a = a;
+		l->cap = cap;
+	}
+	l->a[l->n++] = addr;
+}
+
+/* Put every evicted page of sp back. Returns the number of pages that could not be. */
+static size_t restore_space(struct pager *p, struct space *sp)
+{
+	struct addr_list l = { 0 };
+	size_t failed = 0;
+
+	pthread_mutex_lock(&p->lock);
+	pmap_for_range(&sp->map, 0, UINT64_MAX, list_addr, &l);
+	for (size_t i = 0; i < l.n && !sp->dead; i++) {
+		int r, tries = 0;
+
+		while ((r = fault_fill_page(p, sp, l.a[i], false)) == -EAGAIN ||
+		       r == -EINPROGRESS) {
+			/* An mm change is in flight: let the fault thread read it. */
+			pthread_mutex_unlock(&p->lock);
+			usleep(1000);
+			pthread_mutex_lock(&p->lock);
+			if (++tries > 5000 || sp->dead)
+				break;
+		}
+		if (r < 0 && r != -EAGAIN && pmap_get(&sp->map, l.a[i]))
+			failed++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(l.a);
+	return failed;
+}
+
+static void unregister_all(struct space *sp)
+{
+	for (size_t i = 0; i < sp->nregs; i++) {
+		struct uffdio_range r = { sp->regs[i].start,
+					  sp->regs[i].end - sp->regs[i].start };
+
+		if (r.len)
+			ioctl(sp->uffd, UFFDIO_UNREGISTER, &r);
+	}
+	sp->nregs = 0;
+}
+
+static void disarm_target(struct space *sp)
+{
+	struct inject in;
+	long res;
+
+	if (!sp->pid || inject_attach(&in, sp->pid, sp->syscall_ip, 1000) < 0)
+		return;
+	inject_syscall(&in, SYS_close, &res, sp->target_fd, 0, 0, 0, 0, 0);
+	inject_syscall(&in, SYS_munmap, &res, sp->stash, STASH_SIZE, 0, 0, 0, 0);
+	inject_syscall(&in, SYS_munmap, &res, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	inject_detach(&in);
+}
+
+static int restore_all(struct manager *m)
+{
+	struct pager *p = m->p;
+	size_t failed = 0;
+
+	write_status(m, "stopping");
+	for (struct space *sp = p->spaces; sp; sp = sp->next)
+		failed += restore_space(p, sp);
+	if (failed) {
+		/* Keep the uffds registered: closing them would turn these pages to zeros. */
+		log_error("%zu evicted pages could not be restored; staying attached", failed);
+		return -EIO;
+	}
+	for (struct space *sp = p->spaces; sp; sp = sp->next) {
+		unregister_all(sp);
+		disarm_target(sp);
+	}
+	log_info("every evicted page restored; detached");
+	return 0;
+}
+
+/* ---- run: start the command and arm its new image before its first instruction ---- */
+
+static int wait_event_stop(pid_t pid, int *ret_status)
+{
+	for (;;) {
+		int st;
+
+		if (waitpid(pid, &st, __WALL) < 0)
+			return -errno;
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			*ret_status = st;
+			return -ESRCH;
+		}
+		if (st >> 16 == PTRACE_EVENT_EXEC || st >> 16 == PTRACE_EVENT_STOP) {
+			*ret_status = st;
+			return 0;
+		}
+		/* A signal for the program before it runs: deliver it. */
+		ptrace(PTRACE_CONT, pid, 0, WSTOPSIG(st));
+	}
+}
+
+static int spawn(struct manager *m, char *const *argv)
+{
+	int go[2], err[2], st, r, child_errno = 0;
+	pid_t pid;
+
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(err, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		sigset_t none;
+		char c;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		close(go[1]);
+		close(err[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		child_errno = errno;
+		if (write(err[1], &child_errno, sizeof(child_errno)) < 0) {
+			/* The parent sees the exit status anyway. */
+		}
+		_exit(127);
+	}
+	close(go[0]);
+	close(err[1]);
+	m->root = pid;
+	r = ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXEC) < 0 ? -errno : 0;
+	if (write(go[1], "g", 1) != 1 && !r)
+		r = -EPIPE;
+	close(go[1]);
+	if (r < 0) {
+		close(err[0]);
+		return log_error_errno(r, "cannot trace %s: %m", argv[0]);
+	}
+	r = wait_event_stop(pid, &st);
+	if (r == -ESRCH) {
+		if (read(err[0], &child_errno, sizeof(child_errno)) == sizeof(child_errno)) {
+			close(err[0]);
+			m->root_exited = true;
+			m->root_status = st;
+			return log_error_errno(-child_errno, "cannot execute %s: %m", argv[0]);
+		}
+		close(err[0]);
+		m->root_exited = true;
+		m->root_status = st;
+		return 0;
+	}
+	close(err[0]);
+	if (r < 0)
+		return r;
+	/* Not at the exec stop itself (the kernel still writes execve's result there): take
+	 * the next stop, before any instruction of the new image runs. */
+	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	r = wait_event_stop(pid, &st);
+	if (r == 0) {
+		struct inject in;
+		struct space *sp = NULL;
+		uint64_t ip;
+
+		r = inject_find_syscall_ip(pid, &ip);
+		if (r == 0)
+			r = inject_prepare(&in, pid, pid, ip);
+		if (r == 0)
+			r = space_arm(m->p, pid, &in, &sp);
+		if (r < 0)
+			log_warn_errno(r, "pid %d: cannot be paged (%m); it runs unpaged", pid);
+		if (in.seized || r < 0)
+			inject_detach(&in);
+		track_add(m, pid, sp, false);
+		return 0;
+	}
+	if (r == -ESRCH) {
+		m->root_exited = true;
+		m->root_status = st;
+		return 0;
+	}
+	ptrace(PTRACE_DETACH, pid, 0, 0);
+	return r;
+}
+
+static void reap(struct manager *m)
+{
+	for (;;) {
+		siginfo_t si = { 0 };
+
+		/* WEXITED only: ptrace stops of threads we are injecting into are not ours to
+		 * consume here. */
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+			return;
+		if (si.si_pid == m->root) {
+			m->root_exited = true;
+			m->root_status = si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_status;
+		}
+	}
+}
+
+static bool tree_empty(struct manager *m, size_t nset)
+{
+	return nset == 0 && (m->root_exited || !proc_alive(m->root));
+}
+
+static int setup_signals(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGCHLD);
+	/* Blocked in every thread: never a handler while a target thread is modified. */
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+		return -EINVAL;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int take_signal(struct manager *m)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(m->sfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo != SIGCHLD) {
+			log_info("signal %d: restoring every page and detaching", si.ssi_signo);
+			stop = 1;
+		}
+	return stop;
+}
+
+int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
+{
+	struct manager m = { .p = p, .cfg = cfg, .root = cfg->root };
+	_cleanup_free_ pid_t *set = calloc(MAX_PIDS, sizeof(*set));
+	bool stopping = false;
+	int r;
+
+	if (!set)
+		return -ENOMEM;
+	m.sfd = setup_signals();
+	if (m.sfd < 0)
+		return m.sfd;
+	r = fault_thread_start(p);
+	if (r < 0)
+		return r;
+	if (!strcmp(cfg->mode, "run")) {
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		r = spawn(&m, cfg->argv);
+		if (r < 0)
+			goto out;
+	}
+	r = caps_drop(p->remote_dontneed);
+	if (r < 0)
+		log_debug_errno(r, "capabilities not reduced: %m");
+	for (;;) {
+		struct pollfd pfd = { .fd = m.sfd, .events = POLLIN };
+		size_t nset;
+
+		reap(&m);
+		inject_reap_lingering();
+		if (!stopping) {
+			check_spaces(&m);
+			nset = discover(&m, set);
+			if (tree_empty(&m, nset))
+				break;
+			adopt_new(&m, set, nset);
+			measure(&m);
+			enforce(&m);
+			write_status(&m, p->store_full ? "store-full" :
+					 m.unreachable ? "target-unreachable" : "ok");
+		} else {
+			check_spaces(&m);
+			if (restore_all(&m) == 0)
+				break;
+			if (!discover(&m, set) && m.root_exited)
+				break;
+		}
+		if (poll(&pfd, 1, TICK_MS) > 0 && take_signal(&m)) {
+			stopping = true;
+			if (restore_all(&m) == 0)
+				break;
+		}
+	}
+	r = 0;
+out:
+	fault_thread_stop(p);
+	*ret_status = m.root_exited ? m.root_status : 0;
+	if (stopping)
+		*ret_status = 0;
+	if (cfg->status_path)
+		unlink(cfg->status_path);
+	for (struct space *sp = p->spaces, *n; sp; sp = n) {
+		n = sp->next;
+		space_destroy(p, sp);
+	}
+	store_close(&p->store);
+	free(m.t);
+	close(m.sfd);
+	return r;
+}

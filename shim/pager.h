@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared state of the pager: spaces (one per address space), their page maps and the slots
+ * holding evicted pages. One mutex (pager.lock) protects maps, slots and the space list; it is
+ * never held while waiting for a ptrace stop or while the fault thread is needed.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+#define PAGE_SIZE_4K 4096ull
+#define PAGE_MASK_4K (~(PAGE_SIZE_4K - 1))
+#define CHUNK_PAGES 512
+#define CHUNK_SIZE (CHUNK_PAGES * PAGE_SIZE_4K)
+
+/* Target-side layout, allocated at arm time. */
+#define STASH_SIZE (16ull << 20)      /* one eviction batch at most */
+#define SCRATCH_ARGS 4096ull         /* injected syscall arguments */
+#define ID_PAGES 64                  /* never-touched pages used to identify fork children */
+#define SCRATCH_SIZE (SCRATCH_ARGS + ID_PAGES * PAGE_SIZE_4K)
+
+/* A REMOVE event precedes the kernel's zap: pages in its range are not evicted for this long,
+ * so a MOVE can never take a page the application is about to discard (DESIGN: events). */
+#define QUARANTINE_NS (5ull * 1000000000ull)
+#define QUARANTINE_MAX 256
+
+enum slot_state {
+	SLOT_PENDING, /* moved into the stash, not yet read out */
+	SLOT_MEM,     /* content in a batch buffer (data) */
+	SLOT_STORED,  /* content in the store at page index val */
+	SLOT_FILL,    /* every 8-byte word equals val (zero pages: val 0); no I/O */
+};
+
+struct slot {
+	uint32_t refs; /* page-map entries pointing here (a page shared by forked spaces) */
+	uint8_t state;
+	uint32_t csum;
+	uint64_t val;
+	void *data;
+};
+
+struct chunk {
+	uint64_t base;
+	struct chunk *next;
+	unsigned count;
+	struct slot *pages[CHUNK_PAGES];
+};
+
+struct pmap {
+	struct chunk **buckets;
+	size_t nbuckets;
+	size_t nchunks;
+	uint64_t npages;
+};
+
+struct range {
+	uint64_t start, end;
+};
+
+struct quarantine_entry {
+	uint64_t start, end, when_ns;
+};
+
+struct space {
+	struct space *next;
+	pid_t pid;          /* 0: fork child not identified yet */
+	int pidfd;
+	int uffd;           /* the shim's fd */
+	int target_fd;      /* the same uffd's number inside the target (crash safety, MOVE) */
+	uint64_t scratch;   /* target address of the scratch area */
+	uint64_t stash;     /* target address of the stash */
+	uint64_t syscall_ip;
+	struct space *parent;
+	int id_page;        /* id page index carrying id_token, -1 if none yet */
+	uint64_t id_token;
+	bool forked;        /* may share pages with a child: make pages exclusive before MOVE */
+	bool pm_self;       /* process_madvise(PIDFD_SELF) allowed in the target */
+	bool dead;
+	bool stash_dirty;   /* stash may hold pages (inherited through fork) */
+	struct pmap map;
+	struct range *regs; /* ranges we registered */
+	size_t nregs;
+	struct quarantine_entry q[QUARANTINE_MAX];
+	unsigned nq;
+	uint64_t cursor;    /* eviction clock hand */
+	uint64_t hot_until_ns; /* refaults seen: slow down eviction of this space */
+	uint64_t rss_anon;
+	uint64_t evicted_pages_total;
+};
+
+#define LAT_RING 4096
+
+struct fault_stats {
+	uint64_t faults;
+	uint64_t hist[64]; /* log2 buckets of nanoseconds */
+	uint32_t ring[LAT_RING]; /* last service times, in 0.1 us */
+};
+
+struct pager {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct space *spaces;
+	struct store store;
+	int wake_fd;            /* eventfd waking the fault thread */
+	uint64_t features;      /* uffd features requested */
+	bool have_poison;
+	bool remote_dontneed;   /* process_madvise(pidfd, MADV_DONTNEED) works */
+	bool have_kcmp;
+	uint64_t zero_pfn;
+	volatile bool stopping;
+	bool store_full;
+	uint64_t evicted_pages; /* entries currently evicted (all spaces, shared pages once) */
+	uint64_t evictions_total;
+	uint64_t checksum_errors;
+	struct fault_stats fstats;
+	char store_dir[4096];
+};
+
+/* pmap.c */
+void pmap_init(struct pmap *m);
+struct slot *pmap_get(const struct pmap *m, uint64_t addr);
+int pmap_set(struct pmap *m, uint64_t addr, struct slot *s);
+typedef void (*pmap_fn)(struct pmap *m, uint64_t addr, struct slot **pp, void *arg);
+void pmap_for_range(struct pmap *m, uint64_t start, uint64_t end, pmap_fn fn, void *arg);
+void pmap_free(struct pmap *m);
+
+/* slots (pmap.c) */
+struct slot *slot_new(enum slot_state state);
+void slot_ref(struct slot *s);
+/* Drops one reference; frees the slot and its store page on the last. Lock held. */
+void slot_unref(struct pager *p, struct slot *s);
+/* Clear [start,end) of a space's map, dropping references. Lock held. */
+void space_drop_range(struct pager *p, struct space *sp, uint64_t start, uint64_t end);
+
+/* pager.c: the manager loop. */
+struct pager_cfg {
+	const char *mode;        /* "run" or "attach" */
+	uint64_t target;         /* bytes, 0 = none */
+	const char *status_path;
+	char *const *argv;       /* run: the command */
+	pid_t root;              /* attach: the pid */
+};
+
+int pager_init(struct pager *p, const char *store_dir);
+/* Runs until the managed processes are gone or SIGTERM/SIGINT (then restores every page).
+ * *ret_status: the exit status to report. 0 or -errno. */
+int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status);

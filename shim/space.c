@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "space.h"
+#include "uswap/compat.h"
+#include "uswap/log.h"
+#include "uswap/util.h"
+
+/* Offsets inside the scratch argument page. */
+#define SCR_INTS 0
+#define SCR_MSGHDR 256
+#define SCR_IOV 512
+#define SCR_BYTE 600
+#define SCR_CMSG 640
+#define SCR_VEC 1024 /* up to 192 iovecs for vectored madvise */
+#define SCR_VEC_MAX ((SCRATCH_ARGS - SCR_VEC) / sizeof(struct iovec))
+
+int pidfd_open_(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int pidfd_getfd_(int pidfd, int fd)
+{
+	int r = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+
+	return r < 0 ? -errno : r;
+}
+
+static int rsys(struct inject *in, long *res, long nr, unsigned long a1, unsigned long a2,
+		unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	int r = inject_syscall(in, nr, res, a1, a2, a3, a4, a5, a6);
+
+	if (r < 0)
+		return r;
+	return *res < 0 && *res > -4096 ? (int)*res : 0;
+}
+
+/* Send fd into the target through an injected socketpair and recvmsg. Returns the fd
+ * number in the target, or -errno. */
+static int send_fd_into(struct inject *in, int pidfd, uint64_t scratch, int fd)
+{
+	int sv[2], tfd = -1, r;
+	_cleanup_close_ int sock = -1;
+	long res;
+
+	r = rsys(in, &res, SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		 scratch + SCR_INTS, 0, 0);
+	if (r < 0)
+		return r;
+	r = target_read(in->pid, scratch + SCR_INTS, sv, sizeof(sv));
+	if (r < 0)
+		return r;
+	sock = pidfd_getfd_(pidfd, sv[0]);
+	if (sock < 0) {
+		r = sock;
+		goto out;
+	}
+	{
+		char c = 'u';
+		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				     .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+		memset(u.buf, 0, sizeof(u.buf));
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(sock, &mh, MSG_NOSIGNAL) != 1) {
+			r = -errno;
+			goto out;
+		}
+	}
+	{
+		/* The target's recvmsg arguments, with target addresses. */
+		struct iovec tiov = { .iov_base = (void *)(scratch + SCR_BYTE), .iov_len = 1 };
+		struct msghdr tmh = { .msg_iov = (void *)(scratch + SCR_IOV),
+				      .msg_iovlen = 1,
+				      .msg_control = (void *)(scratch + SCR_CMSG),
+				      .msg_controllen = CMSG_SPACE(sizeof(int)) };
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr *cm = (struct cmsghdr *)cbuf;
+
+		if ((r = target_write(in->pid, scratch + SCR_IOV, &tiov, sizeof(tiov))) < 0 ||
+		    (r = target_write(in->pid, scratch + SCR_MSGHDR, &tmh, sizeof(tmh))) < 0)
+			goto out;
+		r = rsys(in, &res, SYS_recvmsg, sv[1], scratch + SCR_MSGHDR, MSG_CMSG_CLOEXEC, 0, 0,
+			 0);
+		if (r < 0)
+			goto out;
+		r = target_read(in->pid, scratch + SCR_CMSG, cbuf, sizeof(cbuf));
+		if (r < 0)
+			goto out;
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+			r = -EPROTO;
+			goto out;
+		}
+		memcpy(&tfd, CMSG_DATA(cm), sizeof(int));
+		r = tfd;
+	}
+out:
+	rsys(in, &res, SYS_close, sv[0], 0, 0, 0, 0, 0);
+	rsys(in, &res, SYS_close, sv[1], 0, 0, 0, 0, 0);
+	return r;
+}
+
+/* Move target fd to a high number (out of the way of programs that expect small numbers),
+ * closing the old one. Returns the new number (or the old one if that fails). */
+static int target_fd_high(struct inject *in, uint64_t scratch, int tfd)
+{
+	struct rlimit rl;
+	long res;
+	int want;
+
+	if (rsys(in, &res, SYS_prlimit64, 0, RLIMIT_NOFILE, 0, scratch + SCR_INTS, 0, 0) < 0 ||
+	    target_read(in->pid, scratch + SCR_INTS, &rl, sizeof(rl)) < 0)
+		return tfd;
+	want = rl.rlim_cur > 4096 ? 4000 : rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : tfd;
+	if (want <= tfd)
+		return tfd;
+	if (rsys(in, &res, SYS_fcntl, tfd, F_DUPFD_CLOEXEC, want, 0, 0, 0) < 0)
+		return tfd;
+	want = (int)res;
+	rsys(in, &res, SYS_close, tfd, 0, 0, 0, 0, 0);
+	return want;
+}
+
+static int target_new_uffd(struct pager *p, struct inject *in, int pidfd, uint64_t scratch)
+{
+	_cleanup_close_ int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	long res;
+	int r;
+
+	if (dev >= 0) {
+		int tdev = send_fd_into(in, pidfd, scratch, dev);
+
+		if (tdev >= 0) {
+			long closed;
+
+			r = rsys(in, &res, SYS_ioctl, tdev, USERFAULTFD_IOC_NEW,
+				 O_CLOEXEC | O_NONBLOCK, 0, 0, 0);
+			rsys(in, &closed, SYS_close, tdev, 0, 0, 0, 0, 0);
+			if (r == 0)
+				return (int)res;
+			log_debug_errno(r, "pid %d: USERFAULTFD_IOC_NEW failed: %m", in->pid);
+		} else {
+			log_debug_errno(tdev, "pid %d: passing /dev/userfaultfd failed: %m", in->pid);
+		}
+	}
+	r = rsys(in, &res, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
+	return r < 0 ? r : (int)res;
+}
+
+static int uffd_api(int uffd, uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+
+	return ioctl(uffd, UFFDIO_API, &api) < 0 ? -errno : 0;
+}
+
+int space_register(struct space *sp, uint64_t start, uint64_t end)
+{
+	struct uffdio_register reg = { .range = { .start = start, .len = end - start },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct range *n;
+
+	if (ioctl(sp->uffd, UFFDIO_REGISTER, &reg) < 0)
+		return -errno;
+	n = realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	sp->regs = n;
+	sp->regs[sp->nregs++] = (struct range){ start, end };
+	return 0;
+}
+
+bool space_registered(const struct space *sp, uint64_t start, uint64_t end)
+{
+	/* Ranges we registered never overlap each other unless re-registered; a VMA is fully
+	 * registered if the union of ranges covers it. Walk forward greedily. */
+	uint64_t a = start;
+	bool progress = true;
+
+	while (a < end && progress) {
+		progress = false;
+		for (size_t i = 0; i < sp->nregs; i++) {
+			if (sp->regs[i].start <= a && sp->regs[i].end > a) {
+				a = sp->regs[i].end;
+				progress = true;
+			}
+		}
+	}
+	return a >= end;
+}
+
+void space_forget_regs(struct space *sp, uint64_t start, uint64_t end)
+{
+	size_t n = sp->nregs;
+
+	for (size_t i = 0; i < n; i++) {
+		struct range *r = &sp->regs[i];
+
+		if (r->end <= start || r->start >= end)
+			continue;
+		if (r->start < start && r->end > end) {
+			struct range *g = realloc(sp->regs, (sp->nregs + 1) * sizeof(*g));
+
+			if (!g)
+				continue; /* keep it whole: a later register fixes it */
+			sp->regs = g;
+			r = &sp->regs[i];
+			sp->regs[sp->nregs++] = (struct range){ end, r->end };
+			r->end = start;
+		} else if (r->start < start) {
+			r->end = start;
+		} else if (r->end > end) {
+			r->start = end;
+		} else {
+			r->start = r->end = 0;
+		}
+	}
+}
+
+void space_move_regs(struct space *sp, uint64_t from, uint64_t to, uint64_t len)
+{
+	/* The kernel moved the VMAs with their registration; follow them. */
+	bool was = space_registered(sp, from, from + len);
+
+	space_forget_regs(sp, from, from + len);
+	if (was) {
+		struct range *g = realloc(sp->regs, (sp->nregs + 1) * sizeof(*g));
+
+		if (g) {
+			sp->regs = g;
+			sp->regs[sp->nregs++] = (struct range){ to, to + len };
+		}
+	}
+}
+
+int space_madvise(struct space *sp, struct inject *in, const struct range *rg, size_t n,
+		  int advice)
+{
+	long res;
+	int r;
+
+	for (size_t done = 0; done < n;) {
+		size_t k = USWAP_MIN(n - done, (size_t)SCR_VEC_MAX);
+
+		if (sp->pm_self) {
+			struct iovec iov[SCR_VEC_MAX];
+
+			for (size_t i = 0; i < k; i++) {
+				iov[i].iov_base = (void *)rg[done + i].start;
+				iov[i].iov_len = rg[done + i].end - rg[done + i].start;
+			}
+			r = target_write(in->pid, sp->scratch + SCR_VEC, iov, k * sizeof(*iov));
+			if (r < 0)
+				return r;
+			r = rsys(in, &res, SYS_process_madvise, (unsigned long)PIDFD_SELF,
+				 sp->scratch + SCR_VEC, k, advice, 0, 0);
+			if (r < 0)
+				return r;
+		} else {
+			for (size_t i = 0; i < k; i++) {
+				r = rsys(in, &res, SYS_madvise, rg[done + i].start,
+					 rg[done + i].end - rg[done + i].start, advice, 0, 0, 0);
+				if (r < 0)
+					return r;
+			}
+		}
+		done += k;
+	}
+	return 0;
+}
+
+static void probe_pm_self(struct space *sp, struct inject *in)
+{
+	struct range r = { sp->scratch, sp->scratch + SCRATCH_ARGS };
+
+	/* MADV_COLD on our own scratch page: harmless, and tells whether the target's
+	 * seccomp profile and kernel accept process_madvise(PIDFD_SELF). */
+	sp->pm_self = true;
+	if (space_madvise(sp, in, &r, 1, MADV_COLD) < 0)
+		sp->pm_self = false;
+}
+
+static int arm_in(struct pager *p, struct space *sp, struct inject *in)
+{
+	long res;
+	int r, tfd;
+
+	r = rsys(in, &res, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0);
+	if (r < 0)
+		return log_debug_errno(r, "pid %d: scratch mmap failed: %m", sp->pid);
+	sp->scratch = (uint64_t)res;
+	r = rsys(in, &res, SYS_mmap, 0, STASH_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, (unsigned long)-1, 0);
+	if (r < 0)
+		return log_debug_errno(r, "pid %d: stash mmap failed: %m", sp->pid);
+	sp->stash = (uint64_t)res;
+	tfd = target_new_uffd(p, in, sp->pidfd, sp->scratch);
+	if (tfd < 0)
+		return log_debug_errno(tfd, "pid %d: no userfaultfd in target: %m", sp->pid);
+	sp->target_fd = target_fd_high(in, sp->scratch, tfd);
+	sp->uffd = pidfd_getfd_(sp->pidfd, sp->target_fd);
+	if (sp->uffd < 0)
+		return sp->uffd;
+	r = uffd_api(sp->uffd, p->features);
+	if (r < 0)
+		return log_debug_errno(r, "pid %d: UFFDIO_API failed: %m", sp->pid);
+	r = space_register(sp, sp->stash, sp->stash + STASH_SIZE);
+	if (r < 0)
+		return r;
+	r = space_register(sp, sp->scratch + SCRATCH_ARGS, sp->scratch + SCRATCH_SIZE);
+	if (r < 0)
+		return r;
+	/* Id page 0 answers "is this mm alive": ZEROPAGE gives EEXIST while it is, ESRCH
+	 * once it is gone (exit or exec). */
+	struct uffdio_zeropage zp = { .range = { sp->scratch + SCRATCH_ARGS, PAGE_SIZE_4K } };
+
+	if (ioctl(sp->uffd, UFFDIO_ZEROPAGE, &zp) < 0 && errno != EEXIST)
+		return -errno;
+	probe_pm_self(sp, in);
+	return 0;
+}
+
+static void arm_undo(struct space *sp, struct inject *in)
+{
+	long res;
+
+	if (sp->scratch)
+		rsys(in, &res, SYS_munmap, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	if (sp->stash)
+		rsys(in, &res, SYS_munmap, sp->stash, STASH_SIZE, 0, 0, 0, 0);
+	if (sp->target_fd >= 0)
+		rsys(in, &res, SYS_close, sp->target_fd, 0, 0, 0, 0, 0);
+}
+
+static struct space *space_alloc(void)
+{
+	struct space *sp = calloc(1, sizeof(*sp));
+
+	if (!sp)
+		return NULL;
+	sp->pidfd = sp->uffd = sp->target_fd = -1;
+	sp->id_page = -1;
+	pmap_init(&sp->map);
+	return sp;
+}
+
+static void space_free(struct space *sp)
+{
+	if (sp->uffd >= 0)
+		close(sp->uffd);
+	if (sp->pidfd >= 0)
+		close(sp->pidfd);
+	pmap_free(&sp->map);
+	free(sp->regs);
+	free(sp);
+}
+
+int space_arm(struct pager *p, pid_t pid, struct inject *given, struct space **ret)
+{
+	struct inject own, *in = given ? given : &own;
+	struct space *sp = space_alloc();
+	uint64_t ip = given ? given->syscall_ip : 0;
+	int r;
+
+	if (!sp)
+		return -ENOMEM;
+	sp->pid = pid;
+	sp->pidfd = pidfd_open_(pid);
+	if (sp->pidfd < 0) {
+		r = sp->pidfd;
+		goto fail_free;
+	}
+	if (!given) {
+		r = inject_find_syscall_ip(pid, &ip);
+		if (r < 0)
+			goto fail_free;
+		r = inject_attach(in, pid, ip, 200);
+		if (r < 0)
+			goto fail_free;
+	}
+	sp->syscall_ip = ip;
+	r = arm_in(p, sp, in);
+	if (r < 0)
+		arm_undo(sp, in);
+	if (!given)
+		inject_detach(in);
+	if (r < 0)
+		goto fail_free;
+	pthread_mutex_lock(&p->lock);
+	sp->next = p->spaces;
+	p->spaces = sp;
+	pthread_mutex_unlock(&p->lock);
+	uint64_t one = 1;
+
+	if (write(p->wake_fd, &one, sizeof(one)) < 0) {
+		/* The fault thread also rescans on its poll timeout. */
+	}
+	log_info("pid %d: armed (uffd %d in target, stash %#lx, %s)", pid, sp->target_fd,
+		 (unsigned long)sp->stash, sp->pm_self ? "process_madvise" : "madvise");
+	*ret = sp;
+	return 0;
+fail_free:
+	space_free(sp);
+	return r;
+}
+
+struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
+{
+	struct space *sp = space_alloc();
+
+	if (!sp)
+		return NULL;
+	sp->uffd = uffd;
+	sp->parent = parent;
+	sp->scratch = parent->scratch;
+	sp->stash = parent->stash;
+	sp->syscall_ip = parent->syscall_ip;
+	sp->target_fd = parent->target_fd;
+	sp->pm_self = parent->pm_self;
+	sp->forked = true;
+	sp->stash_dirty = true;
+	parent->forked = true;
+	/* The kernel copied the parent's registrations; mirror our record of them, and share
+	 * the parent's evicted pages (each slot gains a reference). */
+	if (parent->nregs) {
+		sp->regs = malloc(parent->nregs * sizeof(*sp->regs));
+		if (sp->regs) {
+			memcpy(sp->regs, parent->regs, parent->nregs * sizeof(*sp->regs));
+			sp->nregs = parent->nregs;
+		}
+	}
+	for (size_t b = 0; b < parent->map.nbuckets; b++)
+		for (struct chunk *c = parent->map.buckets[b]; c; c = c->next)
+			for (size_t i = 0; i < CHUNK_PAGES; i++)
+				if (c->pages[i]) {
+					slot_ref(c->pages[i]);
+					if (pmap_set(&sp->map, c->base + i * PAGE_SIZE_4K,
+						     c->pages[i]) < 0)
+						slot_unref(p, c->pages[i]);
+				}
+	memcpy(sp->q, parent->q, sizeof(sp->q));
+	sp->nq = parent->nq;
+	sp->next = p->spaces;
+	p->spaces = sp;
+	return sp;
+}
+
+static int zeropage(int uffd, uint64_t addr)
+{
+	struct uffdio_zeropage zp = { .range = { addr, PAGE_SIZE_4K } };
+
+	return ioctl(uffd, UFFDIO_ZEROPAGE, &zp) < 0 ? -errno : 0;
+}
+
+bool space_same_mm(struct pager *p, struct space *sp, pid_t pid)
+{
+	if (!p->have_kcmp || !sp->pid)
+		return false;
+	return syscall(SYS_kcmp, sp->pid, pid, KCMP_VM, 0, 0) == 0;
+}
+
+bool space_matches(struct pager *p, struct space *sp, pid_t pid)
+{
+	char path[64];
+	uint64_t pm = 0, tok = 0, addr;
+	_cleanup_close_ int fd = -1;
+
+	if (sp->id_page < 0) {
+		/* Write a unique token into an id page that is missing in this mm: only this
+		 * mm can then show it. */
+		static uint64_t counter;
+		_Alignas(4096) static uint8_t page[4096];
+
+		for (int k = 1; k < ID_PAGES && sp->id_page < 0; k++) {
+			struct uffdio_copy cp = { .dst = sp->scratch + SCRATCH_ARGS +
+							 k * PAGE_SIZE_4K,
+						  .src = (uint64_t)page,
+						  .len = PAGE_SIZE_4K };
+
+			sp->id_token = (now_ns() << 16) ^ ++counter ^ 0x5a5a5a5a00000000ull;
+			memcpy(page, &sp->id_token, sizeof(sp->id_token));
+			if (ioctl(sp->uffd, UFFDIO_COPY, &cp) == 0)
+				sp->id_page = k;
+			else if (errno != EEXIST)
+				return false;
+		}
+		if (sp->id_page < 0)
+			return false;
+	}
+	addr = sp->scratch + SCRATCH_ARGS + (uint64_t)sp->id_page * PAGE_SIZE_4K;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &pm, sizeof(pm), (off_t)(addr / PAGE_SIZE_4K * 8)) != 8)
+		return false;
+	/* Read only a present page: a missing one would fault into a uffd. */
+	if (!(pm >> 63))
+		return false;
+	if (target_read(pid, addr, &tok, sizeof(tok)) < 0)
+		return false;
+	return tok == sp->id_token;
+}
+
+int space_reinstall_fd(struct pager *p, struct space *sp)
+{
+	struct inject in;
+	long res;
+	int r, tfd;
+
+	r = inject_attach(&in, sp->pid, sp->syscall_ip, 200);
+	if (r < 0)
+		return r;
+	tfd = send_fd_into(&in, sp->pidfd, sp->scratch, sp->uffd);
+	if (tfd >= 0) {
+		sp->target_fd = target_fd_high(&in, sp->scratch, tfd);
+		r = 0;
+	} else {
+		r = tfd;
+	}
+	(void)res;
+	inject_detach(&in);
+	return r;
+}
+
+int space_adopt(struct pager *p, struct space *sp)
+{
+	struct inject in;
+	struct range stash = { sp->stash, sp->stash + STASH_SIZE };
+	bool inherited = false;
+	long res;
+	int r, tfd;
+
+	sp->pidfd = pidfd_open_(sp->pid);
+	if (sp->pidfd < 0)
+		return sp->pidfd;
+	r = inject_attach(&in, sp->pid, sp->syscall_ip, 200);
+	if (r < 0)
+		return r;
+	/* Whatever the parent had in its stash at fork time was copied here: free it. */
+	r = space_madvise(sp, &in, &stash, 1, MADV_DONTNEED);
+	if (r == 0)
+		sp->stash_dirty = false;
+	if (p->have_kcmp && sp->parent && sp->parent->uffd >= 0)
+		inherited = syscall(SYS_kcmp, getpid(), sp->pid, KCMP_FILE, sp->parent->uffd,
+				    sp->target_fd) == 0;
+	tfd = send_fd_into(&in, sp->pidfd, sp->scratch, sp->uffd);
+	if (tfd < 0) {
+		r = tfd;
+	} else if (inherited) {
+		/* Replace the parent's uffd the child inherited by its own. */
+		r = rsys(&in, &res, SYS_dup3, tfd, sp->target_fd, O_CLOEXEC, 0, 0, 0);
+		rsys(&in, &res, SYS_close, tfd, 0, 0, 0, 0, 0);
+	} else {
+		sp->target_fd = target_fd_high(&in, sp->scratch, tfd);
+		r = 0;
+	}
+	inject_detach(&in);
+	return r;
+}
+
+enum space_health space_check(struct pager *p, struct space *sp)
+{
+	uint64_t probe = sp->scratch + SCRATCH_ARGS;
+	int r;
+
+	if (sp->pidfd >= 0) {
+		struct pollfd pfd = { .fd = sp->pidfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) > 0)
+			return SPACE_GONE;
+	}
+	r = zeropage(sp->uffd, probe);
+	if (r == -ESRCH || r == -ENOSPC)
+		return sp->pid ? SPACE_EXECED : SPACE_GONE;
+	if (!sp->pid || !p->have_kcmp)
+		return SPACE_OK;
+	if (syscall(SYS_kcmp, getpid(), sp->pid, KCMP_FILE, sp->uffd, sp->target_fd) != 0)
+		return errno == ESRCH ? SPACE_GONE : SPACE_FD_LOST;
+	return SPACE_OK;
+}
+
+void space_destroy(struct pager *p, struct space *sp)
+{
+	struct space **pp = &p->spaces;
+
+	while (*pp && *pp != sp)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = sp->next;
+	space_drop_range(p, sp, 0, UINT64_MAX);
+	for (struct space *o = p->spaces; o; o = o->next)
+		if (o->parent == sp)
+			o->parent = NULL;
+	space_free(sp);
+}

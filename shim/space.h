@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include "inject.h"
+#include "pager.h"
+
+/* Arm pid: uffd inside the target (kept there), stash and scratch mapped, stash and id
+ * pages registered. `in` is an already prepared injection handle or NULL (attach here).
+ * The new space is linked into p->spaces. 0 or -errno. */
+int space_arm(struct pager *p, pid_t pid, struct inject *in, struct space **ret);
+
+/* A space for the uffd that an EVENT_FORK message delivered (child not identified yet).
+ * Lock held. */
+struct space *space_new_forked(struct pager *p, struct space *parent, int uffd);
+
+/* Give identified fork child sp its own uffd inside the target and free its inherited
+ * stash. 0 or -errno. */
+int space_adopt(struct pager *p, struct space *sp);
+
+enum space_health { SPACE_OK, SPACE_GONE, SPACE_EXECED, SPACE_FD_LOST };
+enum space_health space_check(struct pager *p, struct space *sp);
+/* Put the uffd back into the target under a fresh fd number. */
+int space_reinstall_fd(struct pager *p, struct space *sp);
+
+/* Does pid run in the same mm as space sp? (kcmp KCMP_VM) */
+bool space_same_mm(struct pager *p, struct space *sp, pid_t pid);
+
+/* Identification of fork children: true if pid's mm is the one of unidentified sp. */
+bool space_matches(struct pager *p, struct space *sp, pid_t pid);
+
+/* Register [start,end) MISSING-mode with the space's uffd. 0 or -errno. */
+int space_register(struct space *sp, uint64_t start, uint64_t end);
+bool space_registered(const struct space *sp, uint64_t start, uint64_t end);
+void space_forget_regs(struct space *sp, uint64_t start, uint64_t end);
+void space_move_regs(struct space *sp, uint64_t from, uint64_t to, uint64_t len);
+
+/* Unlink and free (lock held); drops every page reference. */
+void space_destroy(struct pager *p, struct space *sp);
+
+/* Inject a madvise over a vector of ranges: process_madvise(PIDFD_SELF) when allowed,
+ * one madvise per range otherwise. iov lives in the shim; copied to scratch. */
+int space_madvise(struct space *sp, struct inject *in, const struct range *r, size_t n,
+		  int advice);
+
+/* Helpers for raw syscalls. */
+int pidfd_open_(pid_t pid);
+int pidfd_getfd_(int pidfd, int fd);

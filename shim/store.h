@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Backing store: one root-only file per shim, page-granular slots, no page cache left behind. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store {
+	int fd;
+	char path[4096];
+	bool direct;      /* O_DIRECT (else write-behind with the page cache dropped) */
+	uint64_t top;     /* pages ever allocated (file length / 4 KiB) */
+	uint64_t used;    /* pages in use */
+	uint64_t *free;   /* freed page indices, LIFO */
+	size_t nfree, cap;
+};
+
+struct store_page {
+	uint64_t idx;
+	const void *data; /* 4 KiB, 4 KiB-aligned */
+	void *cookie;     /* the caller's */
+};
+
+/* Create the store file in dir (created 0700 if missing). 0 or -errno. */
+int store_open(struct store *s, const char *dir);
+void store_close(struct store *s);
+/* Allocate n page indices, as contiguous as possible. 0 or -ENOMEM. */
+int store_alloc(struct store *s, uint64_t *ret_idx, size_t n);
+void store_release(struct store *s, uint64_t idx);
+/* Write pages (sorted by idx for coalescing is done inside). 0 or -errno (-ENOSPC...). */
+int store_write(struct store *s, struct store_page *pages, size_t n);
+/* Read one page into buf (4 KiB aligned). 0 or -errno. */
+int store_read(struct store *s, uint64_t idx, void *buf);
+
+uint32_t page_checksum(const void *page);
+/* If every 8-byte word of page is equal, store it in *ret_val and return true. */
+bool page_is_filled(const void *page, uint64_t *ret_val);
