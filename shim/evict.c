@@ -5,6 +5,10 @@
  * mm), so from that instant a touch faults to us and no write can be lost; then the stash is
  * read out with process_vm_readv, freed with one injected madvise, and the pages go to the
  * store. Zero and same-filled pages cost no I/O.
+ *
+ * Locking: pager.lock guards the page maps only for short updates; it is never held across
+ * an injected syscall, because the injected thread may fault on evicted memory on its way
+ * back to user mode and the fault thread must be free to serve it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +18,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "evict.h"
@@ -30,23 +36,33 @@
 #define MAX_RUNS 512
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAP (1ull << 62)
-#define PM_EXCLUSIVE (1ull << 56)
 #define PM_PFN_MASK ((1ull << 55) - 1)
+
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+/* How often one batch waits for the fault thread to read an mm event that makes MOVE fail
+ * with EAGAIN, before it gives up on the rest of the batch. */
+#define MAX_RESYNC 20
 
 struct run {
 	uint64_t start;
 	uint64_t npages;
 	uint64_t stash_off; /* page offset in the stash */
-	uint64_t moved;     /* pages moved (a prefix of the run, minus skipped) */
 };
 
 struct batch {
 	struct run runs[MAX_RUNS];
 	size_t nruns;
+	bool split;          /* the next page starts a new run (a new VMA) */
 	uint64_t npages;
 	uint64_t max_pages;
-	struct slot **slots; /* per stash page; NULL where nothing was moved */
+	uint64_t guard;      /* a page that must stay resident: the seized thread's rseq area */
+	uint64_t nmoved;
+	struct slot **slots; /* per stash page; NULL where nothing was (or will be) moved */
 	uint64_t *addrs;
+	bool *moved;
 };
 
 static bool quarantined(const struct space *sp, uint64_t start, uint64_t end, uint64_t now)
@@ -58,17 +74,31 @@ static bool quarantined(const struct space *sp, uint64_t start, uint64_t end, ui
 	return false;
 }
 
-static bool page_wanted(struct pager *p, struct space *sp, uint64_t pm, uint64_t addr)
+/* No live entry at addr (a cancelled one is dropped on the way). Lock held. */
+static bool entry_free(struct pager *p, struct space *sp, uint64_t addr)
+{
+	struct slot *s = pmap_get(&sp->map, addr);
+
+	if (s && s->state == SLOT_CANCELLED) {
+		pmap_set(&sp->map, addr, NULL);
+		slot_unref(p, s);
+		s = NULL;
+	}
+	return !s;
+}
+
+static bool page_wanted(struct pager *p, struct space *sp, uint64_t pm)
 {
 	uint64_t pfn = pm & PM_PFN_MASK;
 
 	if (!(pm & PM_PRESENT) || (pm & PM_SWAP))
 		return false;
+	/* The shared zero page holds no memory; making it writable would allocate some. */
 	if (pfn && pfn == p->zero_pfn)
 		return false;
-	/* After a fork a page mapped twice frees nothing when moved, and MOVE refuses it. */
-	if (sp->forked && !(pm & PM_EXCLUSIVE))
-		return false;
+	/* A page still shared copy-on-write after a fork is taken too: the MADV_POPULATE_WRITE
+	 * before the MOVE gives this process its own copy (the last sharer keeps the original
+	 * without a copy), so a forking tree can be held at its target as well. */
 	return true;
 }
 
@@ -76,46 +106,59 @@ static void add_page(struct batch *b, uint64_t addr)
 {
 	struct run *r = b->nruns ? &b->runs[b->nruns - 1] : NULL;
 
-	if (r && r->start + r->npages * PAGE_SIZE_4K == addr && r->npages < CHUNK_PAGES) {
+	if (r && !b->split && r->start + r->npages * PAGE_SIZE_4K == addr &&
+	    r->npages < CHUNK_PAGES) {
 		r->npages++;
 	} else {
 		r = &b->runs[b->nruns++];
 		*r = (struct run){ .start = addr, .npages = 1, .stash_off = b->npages };
 	}
+	b->split = false;
 	b->npages++;
 }
 
-/* Scan [start,end) from pagemap and add wanted pages. Returns false when the batch is full. */
+/* Scan [start,end) of one VMA from pagemap and add wanted pages. Returns false when the
+ * batch is full. */
 static bool scan_range(struct pager *p, struct space *sp, int pmfd, struct batch *b,
 		       uint64_t start, uint64_t end, uint64_t now)
 {
 	uint64_t pm[512];
+	bool more = true;
 
-	for (uint64_t a = start; a < end;) {
+	b->split = true;
+	for (uint64_t a = start; a < end && more;) {
 		size_t n = USWAP_MIN((end - a) / PAGE_SIZE_4K, USWAP_ARRAY_SIZE(pm));
 		ssize_t got = pread(pmfd, pm, n * 8, (off_t)(a / PAGE_SIZE_4K * 8));
 
 		if (got <= 0)
 			return true;
 		n = (size_t)got / 8;
+		pthread_mutex_lock(&p->lock);
 		if (quarantined(sp, a, a + n * PAGE_SIZE_4K, now)) {
+			pthread_mutex_unlock(&p->lock);
 			a += n * PAGE_SIZE_4K;
+			b->split = true;
 			continue;
 		}
-		for (size_t i = 0; i < n; i++, a += PAGE_SIZE_4K) {
-			if (!page_wanted(p, sp, pm[i], a) || pmap_get(&sp->map, a))
+		for (size_t i = 0; i < n && more; i++, a += PAGE_SIZE_4K) {
+			if (!page_wanted(p, sp, pm[i]) || !entry_free(p, sp, a)) {
+				b->split = true;
 				continue;
-			if (b->nruns == MAX_RUNS && b->runs[b->nruns - 1].start +
-								    b->runs[b->nruns - 1].npages *
-									    PAGE_SIZE_4K !=
-							    a)
-				return false;
+			}
+			if (b->nruns == MAX_RUNS && (b->split || b->runs[b->nruns - 1].start +
+									   b->runs[b->nruns - 1].npages *
+										   PAGE_SIZE_4K !=
+								   a)) {
+				more = false;
+				break;
+			}
 			add_page(b, a);
 			if (b->npages >= b->max_pages)
-				return false;
+				more = false;
 		}
+		pthread_mutex_unlock(&p->lock);
 	}
-	return true;
+	return more;
 }
 
 static bool vma_skip(const struct space *sp, const struct uswap_vma *v)
@@ -143,6 +186,8 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	r = uswap_maps_read(sp->pid, &v, &n);
 	if (r < 0)
 		return r;
+	if (!n)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)sp->pid);
 	pmfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pmfd < 0)
@@ -157,6 +202,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	for (size_t k = 0; k <= n; k++) {
 		size_t i = (first + k) % n;
 		uint64_t s = v[i].start, e = v[i].end;
+		bool registered;
 
 		if (k == 0)
 			s = USWAP_MAX(s, sp->cursor);
@@ -167,15 +213,14 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 		}
 		if (s >= e || vma_skip(sp, &v[i]))
 			continue;
-		if (!space_registered(sp, v[i].start, v[i].end)) {
-			pthread_mutex_lock(&p->lock);
-			r = space_register(sp, v[i].start, v[i].end);
-			pthread_mutex_unlock(&p->lock);
-			if (r < 0) {
-				log_debug_errno(r, "pid %d: cannot register %#lx-%#lx: %m", sp->pid,
-						(unsigned long)v[i].start, (unsigned long)v[i].end);
-				continue;
-			}
+		pthread_mutex_lock(&p->lock);
+		registered = space_registered(sp, v[i].start, v[i].end);
+		r = registered ? 0 : space_register(sp, v[i].start, v[i].end);
+		pthread_mutex_unlock(&p->lock);
+		if (r < 0) {
+			log_debug_errno(r, "pid %d: cannot register %#lx-%#lx: %m", sp->pid,
+					(unsigned long)v[i].start, (unsigned long)v[i].end);
+			continue;
 		}
 		if (!scan_range(p, sp, pmfd, b, s, e, now))
 			break;
@@ -188,16 +233,18 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	return 0;
 }
 
-/* Move one run (or what is left of it) into the stash. Lock held. Returns 0, or -errno
- * from the MOVE; *moved is the number of pages moved. */
+/* One injected UFFDIO_MOVE of npages from src to dst. The return value says whether the
+ * injection worked; *ret_err is the MOVE's own result (0 or -errno), *ret_moved the pages
+ * it moved (MOVE stops at the first page it cannot take). */
 static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t dst,
-		    uint64_t npages, uint64_t *moved)
+		    uint64_t npages, uint64_t *ret_moved, int *ret_err)
 {
 	struct uffdio_move mv = { .dst = dst, .src = src, .len = npages * PAGE_SIZE_4K };
 	long res;
 	int r;
 
-	*moved = 0;
+	*ret_moved = 0;
+	*ret_err = 0;
 	r = target_write(sp->pid, sp->scratch, &mv, sizeof(mv));
 	if (r < 0)
 		return r;
@@ -206,82 +253,155 @@ static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t 
 	if (r < 0)
 		return r;
 	if (res == 0) {
-		*moved = npages;
+		*ret_moved = npages;
 		return 0;
 	}
 	r = target_read(sp->pid, sp->scratch, &mv, sizeof(mv));
 	if (r < 0)
 		return r;
 	if (mv.move > 0)
-		*moved = (uint64_t)mv.move / PAGE_SIZE_4K;
-	return res < 0 && res > -4096 ? (int)res : -EIO;
+		*ret_moved = USWAP_MIN((uint64_t)mv.move / PAGE_SIZE_4K, npages);
+	*ret_err = res < 0 && res > -4096 ? (int)res : -EIO;
+	return 0;
 }
 
-static void drop_pending(struct pager *p, struct space *sp, struct batch *b, uint64_t i)
+/* Forget page j of the batch: it was not moved. Its entry goes if it is still the one we
+ * made; a copy elsewhere (a fork child, a remapped range) becomes stale. Lock held. */
+static void cancel(struct pager *p, struct space *sp, struct batch *b, uint64_t j)
 {
-	struct slot *s = b->slots[i];
+	struct slot *s = b->slots[j];
 
 	if (!s)
 		return;
-	pmap_set(&sp->map, b->addrs[i], NULL);
-	slot_unref(p, s); /* the map's */
+	if (pmap_get(&sp->map, b->addrs[j]) == s) {
+		pmap_set(&sp->map, b->addrs[j], NULL);
+		slot_unref(p, s);
+	}
+	s->state = SLOT_CANCELLED;
 	slot_unref(p, s); /* the batch's */
-	b->slots[i] = NULL;
+	b->slots[j] = NULL;
 }
 
-/* Create PENDING slots for a run's pages, MOVE them, drop the slots of pages not moved. */
-static int move_one(struct pager *p, struct space *sp, struct inject *in, struct batch *b,
-		    struct run *run)
+/* Create PENDING entries for every run's pages, so that a fault on a page moved a moment
+ * later waits for its content instead of reading zeros. A page that has an entry already
+ * (its copy would be unowned), or is the guard page, ends its run there. Lock held. */
+static void make_pending(struct pager *p, struct space *sp, struct batch *b)
 {
-	uint64_t done = 0;
-	int r = 0;
+	uint64_t now = now_ns();
 
-	pthread_mutex_lock(&p->lock);
-	if (quarantined(sp, run->start, run->start + run->npages * PAGE_SIZE_4K, now_ns())) {
-		pthread_mutex_unlock(&p->lock);
-		return 0;
-	}
-	for (uint64_t i = 0; i < run->npages; i++) {
-		uint64_t a = run->start + i * PAGE_SIZE_4K;
-		struct slot *s;
+	for (size_t k = 0; k < b->nruns; k++) {
+		struct run *run = &b->runs[k];
 
-		/* A page with an entry must never be moved (its copy would be unowned). */
-		if (pmap_get(&sp->map, a) || !(s = slot_new(SLOT_PENDING))) {
-			run->npages = i;
-			break;
-		}
-		b->slots[run->stash_off + i] = s;
-		b->addrs[run->stash_off + i] = a;
-		slot_ref(s); /* the batch's own reference */
-		pmap_set(&sp->map, a, s);
-		p->evicted_pages++;
-	}
-	while (done < run->npages) {
-		uint64_t moved;
-
-		r = move_run(sp, in, run->start + done * PAGE_SIZE_4K,
-			     sp->stash + (run->stash_off + done) * PAGE_SIZE_4K, run->npages - done,
-			     &moved);
-		done += moved;
-		if (r == 0)
-			break;
-		/* A partial move reports -EAGAIN with the bytes moved: go on from there. */
-		if (r == -EAGAIN && moved) {
-			r = 0;
+		if (quarantined(sp, run->start, run->start + run->npages * PAGE_SIZE_4K, now)) {
+			run->npages = 0;
 			continue;
 		}
-		if (r != -EBUSY && r != -ENOENT)
-			break;
-		/* A shared or vanished page: leave it and go on after it. */
-		drop_pending(p, sp, b, run->stash_off + done);
-		done++;
-		r = 0;
+		for (uint64_t i = 0; i < run->npages; i++) {
+			uint64_t a = run->start + i * PAGE_SIZE_4K, j = run->stash_off + i;
+			struct slot *s;
+
+			if (a == b->guard || !entry_free(p, sp, a) ||
+			    !(s = slot_new(SLOT_PENDING))) {
+				run->npages = i;
+				break;
+			}
+			if (pmap_set(&sp->map, a, s) < 0) {
+				slot_unref(p, s);
+				run->npages = i;
+				break;
+			}
+			slot_ref(s); /* the batch's own reference */
+			p->evicted_pages++;
+			b->slots[j] = s;
+			b->addrs[j] = a;
+		}
 	}
-	for (uint64_t i = done; i < run->npages; i++)
-		drop_pending(p, sp, b, run->stash_off + i);
-	run->moved = done;
+}
+
+/* MOVE failed with EAGAIN: an mm event is waiting in the uffd. Let the fault thread read
+ * it (two passes: the first may have polled without this uffd), then drop the pages whose
+ * entries the event changed. */
+static void resync(struct pager *p, struct space *sp, struct batch *b)
+{
+	struct timespec until;
+	uint64_t pass;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 50 * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->lock);
+	sp->moving = false;
+	pass = p->fault_passes;
+	pager_wake_faults(p);
+	while (p->fault_passes < pass + 2)
+		if (pthread_cond_timedwait(&p->cond, &p->lock, &until) == ETIMEDOUT)
+			break;
+	for (uint64_t j = 0; j < b->npages; j++)
+		if (b->slots[j] && !b->moved[j] && pmap_get(&sp->map, b->addrs[j]) != b->slots[j])
+			cancel(p, sp, b, j);
+	sp->moving = true;
 	pthread_mutex_unlock(&p->lock);
-	return r;
+}
+
+/* Move the still-pending pages of one run into the stash, in as few MOVEs as possible.
+ * Lock not held, sp->moving set. 0, or -errno when the batch must stop. */
+static int move_one(struct pager *p, struct space *sp, struct inject *in, struct batch *b,
+		    struct run *run, unsigned *resyncs)
+{
+	uint64_t i = 0;
+
+	while (i < run->npages) {
+		uint64_t j = run->stash_off + i, n = 0, moved;
+		int r, err;
+
+		while (i + n < run->npages && b->slots[j + n])
+			n++;
+		if (!n) {
+			i++;
+			continue;
+		}
+		r = move_run(sp, in, run->start + i * PAGE_SIZE_4K, sp->stash + j * PAGE_SIZE_4K,
+			     n, &moved, &err);
+		if (r < 0)
+			return r;
+		for (uint64_t k = 0; k < moved; k++)
+			b->moved[j + k] = true;
+		b->nmoved += moved;
+		i += moved;
+		if (!err)
+			continue;
+		if (err == -EAGAIN) {
+			if (moved)
+				continue;
+			if (++*resyncs > MAX_RESYNC)
+				return err;
+			resync(p, sp, b);
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		if (err == -EBUSY || err == -ENOENT) {
+			/* A shared page, a hole or a zero page: leave it and go on after it. A
+			 * shared page means the process forked before we knew it: from now on
+			 * batches make their pages exclusive first. */
+			if (err == -EBUSY)
+				sp->forked = true;
+			cancel(p, sp, b, run->stash_off + i);
+			i++;
+		} else {
+			/* The VMA changed under us (EINVAL: protections, a split): drop the rest. */
+			log_debug_errno(err, "pid %d: MOVE at %#lx: %m", sp->pid,
+					(unsigned long)(run->start + i * PAGE_SIZE_4K));
+			for (; i < run->npages; i++)
+				cancel(p, sp, b, run->stash_off + i);
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (err == -EBADF)
+			return err;
+	}
+	return 0;
 }
 
 static int free_stash(struct pager *p, struct space *sp, struct inject *in, uint64_t npages)
@@ -297,8 +417,32 @@ static int free_stash(struct pager *p, struct space *sp, struct inject *in, uint
 	return space_madvise(sp, in, &r, 1, MADV_DONTNEED);
 }
 
+/* The seized thread's rseq area: the kernel writes it whenever the thread returns to user
+ * mode, and that must not fault while this uffd is left unread. Make it resident (it may
+ * have been evicted earlier) and keep it out of the batch. 0 or -errno. */
+static int guard_rseq(struct pager *p, struct space *sp, struct inject *in, struct batch *b)
+{
+	struct {
+		uint64_t ptr;
+		uint32_t size, sig, flags, pad;
+	} conf = { 0 };
+	int r = 0;
+
+	b->guard = 0;
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(conf), &conf) <= 0 ||
+	    !conf.ptr)
+		return 0;
+	b->guard = conf.ptr & PAGE_MASK_4K;
+	pthread_mutex_lock(&p->lock);
+	if (!entry_free(p, sp, b->guard))
+		r = fault_fill_page(p, sp, b->guard, true);
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
 static int move_batch(struct pager *p, struct space *sp, struct batch *b)
 {
+	unsigned resyncs = 0;
 	struct inject in;
 	int r;
 
@@ -314,8 +458,12 @@ static int move_batch(struct pager *p, struct space *sp, struct batch *b)
 	if (sp->forked) {
 		/* Pages that lost their exclusive mark in a fork take it back without a copy
 		 * when they are mapped once (DESIGN: fork). */
-		struct range rg[MAX_RUNS];
+		_cleanup_free_ struct range *rg = calloc(b->nruns, sizeof(*rg));
 
+		if (!rg) {
+			r = -ENOMEM;
+			goto out;
+		}
 		for (size_t i = 0; i < b->nruns; i++)
 			rg[i] = (struct range){ b->runs[i].start,
 						b->runs[i].start + b->runs[i].npages * PAGE_SIZE_4K };
@@ -323,11 +471,22 @@ static int move_batch(struct pager *p, struct space *sp, struct batch *b)
 		if (r < 0)
 			log_debug_errno(r, "pid %d: MADV_POPULATE_WRITE: %m", sp->pid);
 	}
-	for (size_t i = 0; i < b->nruns; i++) {
-		r = move_one(p, sp, &in, b, &b->runs[i]);
-		if (r < 0)
-			break;
-	}
+	r = guard_rseq(p, sp, &in, b);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&p->lock);
+	make_pending(p, sp, b);
+	sp->moving = true;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < b->nruns && r == 0; i++)
+		r = move_one(p, sp, &in, b, &b->runs[i], &resyncs);
+	pthread_mutex_lock(&p->lock);
+	sp->moving = false;
+	for (uint64_t j = 0; j < b->npages; j++)
+		if (!b->moved[j])
+			cancel(p, sp, b, j);
+	pthread_mutex_unlock(&p->lock);
+	pager_wake_faults(p);
 	if (r == -EEXIST)
 		sp->stash_dirty = true;
 out:
@@ -342,11 +501,14 @@ static int read_out(struct space *sp, struct batch *b)
 
 	for (uint64_t i = 0; i <= b->npages; i++) {
 		if (i < b->npages && b->slots[i]) {
-			void *page = aligned_alloc(PAGE_SIZE_4K, PAGE_SIZE_4K);
+			void *page = b->slots[i]->data;
 
-			if (!page)
-				return -ENOMEM;
-			b->slots[i]->data = page;
+			if (!page) {
+				page = aligned_alloc(PAGE_SIZE_4K, PAGE_SIZE_4K);
+				if (!page)
+					return -ENOMEM;
+				b->slots[i]->data = page;
+			}
 			local[nl].iov_base = page;
 			local[nl].iov_len = PAGE_SIZE_4K;
 			remote[nl].iov_base = (void *)(sp->stash + i * PAGE_SIZE_4K);
@@ -392,7 +554,7 @@ static int store_out(struct pager *p, struct space *sp, struct batch *b)
 		uint64_t v;
 
 		if (!s || s->refs == 1)
-			continue; /* faulted back in already: nothing to keep */
+			continue; /* faulted back in or discarded already: nothing to keep */
 		if (page_is_filled(s->data, &v)) {
 			free(s->data);
 			s->data = NULL;
@@ -433,39 +595,51 @@ static int store_out(struct pager *p, struct space *sp, struct batch *b)
 	return r;
 }
 
-/* The stash could not be read: put every moved page back where it came from (MOVE is
- * symmetric), so nothing is lost, then forget the batch. */
+/* The stash could not be read although the target lives: put every moved page back where
+ * it came from (MOVE works both ways), so nothing is lost, then forget the batch. */
 static void move_back(struct pager *p, struct space *sp, struct batch *b)
 {
 	struct inject in;
 	bool attached = inject_attach(&in, sp->pid, sp->syscall_ip, 1000) == 0;
 
 	pthread_mutex_lock(&p->lock);
-	for (size_t k = 0; k < b->nruns; k++) {
-		struct run *run = &b->runs[k];
-
-		for (uint64_t i = 0; i < run->moved; i++) {
-			uint64_t j = run->stash_off + i, moved;
-
-			if (!b->slots[j])
-				continue;
-			if (attached &&
-			    move_run(sp, &in, sp->stash + j * PAGE_SIZE_4K, b->addrs[j], 1, &moved) < 0)
-				log_error("pid %d: page %#lx stuck in the stash", sp->pid,
-					  (unsigned long)b->addrs[j]);
-			drop_pending(p, sp, b, j);
-		}
-	}
+	sp->moving = attached;
 	pthread_mutex_unlock(&p->lock);
+	for (uint64_t j = 0; j < b->npages && attached; j++) {
+		uint64_t moved;
+		int err;
+
+		if (!b->slots[j])
+			continue;
+		if (move_run(sp, &in, sp->stash + j * PAGE_SIZE_4K, b->addrs[j], 1, &moved,
+			     &err) < 0 ||
+		    err)
+			log_error("pid %d: page %#lx could not be put back from the stash", sp->pid,
+				  (unsigned long)b->addrs[j]);
+	}
+	pthread_mutex_lock(&p->lock);
+	sp->moving = false;
+	for (uint64_t j = 0; j < b->npages; j++)
+		cancel(p, sp, b, j);
+	pthread_mutex_unlock(&p->lock);
+	pager_wake_faults(p);
 	if (attached)
 		inject_detach(&in);
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->slots);
+	free(b->addrs);
+	free(b->moved);
+	free(b);
 }
 
 long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	uint64_t moved = 0;
-	int r;
+	int r, r2;
 
 	if (!b)
 		return -ENOMEM;
@@ -475,47 +649,54 @@ long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 		goto out;
 	b->slots = calloc(b->npages, sizeof(*b->slots));
 	b->addrs = calloc(b->npages, sizeof(*b->addrs));
-	if (!b->slots || !b->addrs) {
+	b->moved = calloc(b->npages, sizeof(*b->moved));
+	if (!b->slots || !b->addrs || !b->moved) {
 		r = -ENOMEM;
 		goto out;
 	}
 	r = move_batch(p, sp, b);
-	for (size_t i = 0; i < b->nruns; i++)
-		moved += b->runs[i].moved;
-	if (moved) {
-		int r2 = read_out(sp, b);
-
-		if (r2 < 0) {
-			/* Target gone between MOVE and read: its pages died with it. */
-			log_debug_errno(r2, "pid %d: stash read failed: %m", sp->pid);
-			r = r2;
-		}
-		if (r2 == 0) {
-			struct inject in;
-
-			publish(p, b);
-			if (inject_attach(&in, sp->pid, sp->syscall_ip, 200) == 0) {
-				if (free_stash(p, sp, &in, b->npages) < 0)
-					sp->stash_dirty = true;
-				inject_detach(&in);
-			} else {
-				sp->stash_dirty = true;
-			}
-			r2 = store_out(p, sp, b);
-			if (r2 < 0)
-				r = r2;
-		} else {
-			move_back(p, sp, b);
-		}
+	moved = b->nmoved;
+	if (!moved)
+		goto out;
+	r2 = read_out(sp, b);
+	if (r2 < 0 && r2 != -ESRCH)
+		r2 = read_out(sp, b);
+	if (r2 == -ESRCH) {
+		/* The target is gone, and its pages with it. */
 		pthread_mutex_lock(&p->lock);
-		p->evictions_total += moved;
-		sp->evicted_pages_total += moved;
+		for (uint64_t j = 0; j < b->npages; j++)
+			cancel(p, sp, b, j);
 		pthread_mutex_unlock(&p->lock);
+		r = r2;
+		goto out;
 	}
+	if (r2 < 0) {
+		log_error_errno(r2, "pid %d: reading the stash failed: %m", sp->pid);
+		move_back(p, sp, b);
+		r = r2;
+		goto out;
+	}
+	publish(p, b);
+	{
+		struct inject in;
+
+		if (inject_attach(&in, sp->pid, sp->syscall_ip, 200) == 0) {
+			if (free_stash(p, sp, &in, b->npages) < 0)
+				sp->stash_dirty = true;
+			inject_detach(&in);
+		} else {
+			sp->stash_dirty = true;
+		}
+	}
+	r2 = store_out(p, sp, b);
+	if (r2 < 0)
+		r = r2;
+	pthread_mutex_lock(&p->lock);
+	p->evictions_total += moved;
+	sp->evicted_pages_total += moved;
+	pthread_mutex_unlock(&p->lock);
 out:
-	free(b->slots);
-	free(b->addrs);
-	free(b);
+	batch_free(b);
 	if (r < 0 && r != -EAGAIN)
 		return r;
 	return (long)moved;

@@ -100,11 +100,18 @@ int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write
 	const void *src = zero_page;
 	int r;
 
+	if (s && s->state == SLOT_CANCELLED) {
+		pmap_set(&sp->map, page, NULL);
+		slot_unref(p, s);
+		s = NULL;
+	}
 	if (!s)
 		return write ? uffd_copy(sp->uffd, page, zero_page) : uffd_zero(sp->uffd, page);
 	switch (s->state) {
 	case SLOT_PENDING:
 		return -EINPROGRESS;
+	case SLOT_CANCELLED:
+		break;
 	case SLOT_MEM:
 		src = s->data;
 		break;
@@ -331,7 +338,7 @@ static void *fault_main(void *arg)
 		pthread_mutex_lock(&p->lock);
 		pfd[0] = (struct pollfd){ .fd = p->wake_fd, .events = POLLIN };
 		for (struct space *sp = p->spaces; sp && n < MAX_POLL; sp = sp->next) {
-			if (sp->dead || sp->uffd < 0)
+			if (sp->dead || sp->uffd < 0 || sp->moving)
 				continue;
 			sps[n] = sp;
 			pfd[n++] = (struct pollfd){ .fd = sp->uffd, .events = POLLIN };
@@ -350,9 +357,11 @@ static void *fault_main(void *arg)
 		}
 		pthread_mutex_lock(&p->lock);
 		for (unsigned i = 1; i < n; i++)
-			if ((pfd[i].revents & POLLIN) && space_listed(p, sps[i]) && !sps[i]->dead)
+			if ((pfd[i].revents & POLLIN) && space_listed(p, sps[i]) && !sps[i]->dead &&
+			    !sps[i]->moving)
 				drain(p, sps[i]);
 		retry_deferred(p);
+		p->fault_passes++;
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
 	}

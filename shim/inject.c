@@ -128,6 +128,14 @@ static void linger(pid_t tid)
 		lingering[nlingering++] = tid;
 }
 
+void inject_release(pid_t tid)
+{
+	ptrace(PTRACE_DETACH, tid, 0, 0);
+	for (unsigned i = 0; i < nlingering; i++)
+		if (lingering[i] == tid)
+			lingering[i] = lingering[--nlingering];
+}
+
 void inject_reap_lingering(void)
 {
 	for (unsigned i = 0; i < nlingering;) {

@@ -45,6 +45,9 @@ int inject_detach(struct inject *in);
 
 /* Release threads whose stop we gave up waiting for, once they stop. */
 void inject_reap_lingering(void);
+/* A tracee's stop was reported to a wait of ours outside any injection: it is a thread we
+ * gave up waiting for. Detach it. */
+void inject_release(pid_t tid);
 
 /* Stop-time accounting (all injections of this process). */
 void inject_stop_stats(double *ret_total_ms, double *ret_max_ms);

@@ -165,7 +165,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "run") && strcmp(cmd, "attach"))
 		return usage_error("unknown command '%s' (expected run, attach or status)", cmd);
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "+t:p:s:l:vh", opts, NULL)) != -1) {
+	opterr = 0; /* one line of our own per error, not getopt's too */
+	while ((c = getopt_long(argc, argv, "+:t:p:s:l:vh", opts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
@@ -196,6 +197,8 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
 			return usage_error("invalid option '%s'", argv[optind - 1]);
 		}

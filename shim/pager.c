@@ -128,6 +128,22 @@ static bool probe_remote_dontneed(void)
 	return ok;
 }
 
+/* The pfn of the shared zero page, as pagemap shows it to us (0 if hidden). */
+static uint64_t probe_zero_pfn(void)
+{
+	volatile uint8_t *pg = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	_cleanup_close_ int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t pm = 0;
+
+	if (pg == MAP_FAILED)
+		return 0;
+	(void)pg[0]; /* a read fault maps the zero page */
+	if (fd < 0 || pread(fd, &pm, sizeof(pm), (off_t)((uintptr_t)pg / 4096 * 8)) != 8)
+		pm = 0;
+	munmap((void *)pg, 4096);
+	return (pm >> 63) ? pm & ((1ull << 55) - 1) : 0;
+}
+
 int pager_init(struct pager *p, const char *store_dir)
 {
 	int r;
@@ -140,6 +156,7 @@ int pager_init(struct pager *p, const char *store_dir)
 	if (r < 0)
 		return r;
 	p->have_kcmp = syscall(SYS_kcmp, getpid(), getpid(), KCMP_VM, 0, 0) == 0;
+	p->zero_pfn = probe_zero_pfn();
 	p->remote_dontneed = probe_remote_dontneed();
 	snprintf(p->store_dir, sizeof(p->store_dir), "%s", store_dir);
 	r = store_open(&p->store, store_dir);
@@ -734,10 +751,16 @@ static void reap(struct manager *m)
 	for (;;) {
 		siginfo_t si = { 0 };
 
-		/* WEXITED only: ptrace stops of threads we are injecting into are not ours to
-		 * consume here. */
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		/* The kernel reports the stops of our tracees whatever the options say. No
+		 * injection runs now, so a stopped tracee is a thread whose seize we gave up
+		 * waiting for (it was inside a kernel-mode fault): let it go, or it would stay
+		 * stopped and traced forever. */
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
 			return;
+		if (si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED) {
+			inject_release(si.si_pid);
+			continue;
+		}
 		if (si.si_pid == m->root) {
 			m->root_exited = true;
 			m->root_status = si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_status;

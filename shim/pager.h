@@ -34,6 +34,8 @@ enum slot_state {
 	SLOT_MEM,     /* content in a batch buffer (data) */
 	SLOT_STORED,  /* content in the store at page index val */
 	SLOT_FILL,    /* every 8-byte word equals val (zero pages: val 0); no I/O */
+	SLOT_CANCELLED, /* was PENDING but its page was never moved: an entry pointing here
+			 * (a fork child's copy, a remapped entry) is stale and means "none" */
 };
 
 struct slot {
@@ -82,6 +84,11 @@ struct space {
 	bool pm_self;       /* process_madvise(PIDFD_SELF) allowed in the target */
 	bool dead;
 	bool stash_dirty;   /* stash may hold pages (inherited through fork) */
+	/* An injected UFFDIO_MOVE into the stash is in flight: the fault thread leaves this
+	 * uffd unread, so an munmap/mremap/DONTNEED/fork that starts meanwhile keeps the
+	 * kernel's mmap_changing raised and MOVE fails with EAGAIN instead of moving a page
+	 * our page map no longer describes. */
+	bool moving;
 	struct pmap map;
 	struct range *regs; /* ranges we registered */
 	size_t nregs;
@@ -103,7 +110,8 @@ struct fault_stats {
 
 struct pager {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;    /* broadcast after each pass of the fault thread */
+	uint64_t fault_passes;  /* passes of the fault thread (lock held) */
 	struct space *spaces;
 	struct store store;
 	int wake_fd;            /* eventfd waking the fault thread */

@@ -107,7 +107,8 @@ int pmap_set(struct pmap *m, uint64_t addr, struct slot *s)
 void pmap_for_range(struct pmap *m, uint64_t start, uint64_t end, pmap_fn fn, void *arg)
 {
 	uint64_t first = start & ~(CHUNK_SIZE - 1);
-	uint64_t nregions = (end - first + CHUNK_SIZE - 1) / CHUNK_SIZE;
+	/* Chunk-sized regions the range touches, rounded down: no overflow near UINT64_MAX. */
+	uint64_t nregions = (end - first) / CHUNK_SIZE + 1;
 	struct chunk **list;
 	size_t n = 0;
 
@@ -118,7 +119,8 @@ void pmap_for_range(struct pmap *m, uint64_t start, uint64_t end, pmap_fn fn, vo
 	if (!list)
 		return;
 	if (nregions < m->nchunks) {
-		for (uint64_t b = first; b < end; b += CHUNK_SIZE) {
+		/* b > first catches the wrap past the top of the address space. */
+		for (uint64_t b = first; b < end && b >= first; b += CHUNK_SIZE) {
 			struct chunk *c = chunk_find(m, b);
 
 			if (c)

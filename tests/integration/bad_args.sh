@@ -39,6 +39,7 @@ check_bad 2 'usage|command|--|CMD' run --target 64M "${ran[@]}"
 check_bad 2 '12X' run --target 12X -- "${ran[@]}"
 check_bad 2 '-5' run --target -5 -- "${ran[@]}"
 check_bad 2 'bogus' run --bogus -- "${ran[@]}"
+check_bad 2 'target' run --target
 check_bad 2 'pid' attach
 check_bad 2 'pid' attach --target 64M
 check_bad nonzero '999999999' attach --pid 999999999
