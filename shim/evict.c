@@ -45,6 +45,10 @@
 /* How often one batch waits for the fault thread to read an mm event that makes MOVE fail
  * with EAGAIN, before it gives up on the rest of the batch. */
 #define MAX_RESYNC 20
+/* One ptrace stop moves at most this many runs and pages. */
+#define ROUND_RUNS 64
+#define ROUND_PAGES 4096
+#define ROUND_PAGES_FORKED 1024
 
 struct run {
 	uint64_t start;
@@ -282,14 +286,15 @@ static void cancel(struct pager *p, struct space *sp, struct batch *b, uint64_t 
 	b->slots[j] = NULL;
 }
 
-/* Create PENDING entries for every run's pages, so that a fault on a page moved a moment
- * later waits for its content instead of reading zeros. A page that has an entry already
- * (its copy would be unowned), or is the guard page, ends its run there. Lock held. */
-static void make_pending(struct pager *p, struct space *sp, struct batch *b)
+/* Create PENDING entries for the pages of runs [k0,k1), so that a fault on a page moved a
+ * moment later waits for its content instead of reading zeros. A page that has an entry
+ * already (its copy would be unowned), or is the guard page, ends its run there. Lock held. */
+static void make_pending(struct pager *p, struct space *sp, struct batch *b, size_t k0,
+			 size_t k1)
 {
 	uint64_t now = now_ns();
 
-	for (size_t k = 0; k < b->nruns; k++) {
+	for (size_t k = k0; k < k1; k++) {
 		struct run *run = &b->runs[k];
 
 		if (quarantined(sp, run->start, run->start + run->npages * PAGE_SIZE_4K, now)) {
@@ -326,8 +331,10 @@ static void resync(struct pager *p, struct space *sp, struct batch *b)
 	struct timespec until;
 	uint64_t pass;
 
+	/* The fault thread reads an event within microseconds; the thread stays held meanwhile,
+	 * so keep the wait short (the batch gives up after MAX_RESYNC tries). */
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += 50 * 1000000;
+	until.tv_nsec += 2 * 1000000;
 	if (until.tv_nsec >= 1000000000) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000;
@@ -440,9 +447,38 @@ static int guard_rseq(struct pager *p, struct space *sp, struct inject *in, stru
 	return r;
 }
 
-static int move_batch(struct pager *p, struct space *sp, struct batch *b)
+/* Runs [k0,*ret_k1) fit one ptrace stop: at most ROUND_RUNS injected MOVEs and ROUND_PAGES
+ * pages (fewer after a fork, where MADV_POPULATE_WRITE may copy every page). */
+static size_t round_end(const struct space *sp, const struct batch *b, size_t k0)
 {
-	unsigned resyncs = 0;
+	uint64_t pages = 0, max = sp->forked ? ROUND_PAGES_FORKED : ROUND_PAGES;
+	size_t k = k0;
+
+	while (k < b->nruns && k - k0 < ROUND_RUNS && (k == k0 || pages + b->runs[k].npages <= max))
+		pages += b->runs[k++].npages;
+	return k;
+}
+
+/* Pages that lost their exclusive mark in a fork take it back without a copy when they are
+ * mapped once, and get their own copy when still shared (DESIGN: fork). */
+static void make_exclusive(struct space *sp, struct inject *in, struct batch *b, size_t k0,
+			   size_t k1)
+{
+	struct range rg[ROUND_RUNS];
+	int r;
+
+	for (size_t k = k0; k < k1; k++)
+		rg[k - k0] = (struct range){ b->runs[k].start,
+					     b->runs[k].start + b->runs[k].npages * PAGE_SIZE_4K };
+	r = space_madvise(sp, in, rg, k1 - k0, MADV_POPULATE_WRITE);
+	if (r < 0)
+		log_debug_errno(r, "pid %d: MADV_POPULATE_WRITE: %m", sp->pid);
+}
+
+/* One ptrace stop: move runs [k0,k1) into the stash. 0 or -errno. */
+static int move_round(struct pager *p, struct space *sp, struct batch *b, size_t k0,
+		      size_t k1, unsigned *resyncs)
+{
 	struct inject in;
 	int r;
 
@@ -455,42 +491,43 @@ static int move_batch(struct pager *p, struct space *sp, struct batch *b)
 			goto out;
 		sp->stash_dirty = false;
 	}
-	if (sp->forked) {
-		/* Pages that lost their exclusive mark in a fork take it back without a copy
-		 * when they are mapped once (DESIGN: fork). */
-		_cleanup_free_ struct range *rg = calloc(b->nruns, sizeof(*rg));
-
-		if (!rg) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < b->nruns; i++)
-			rg[i] = (struct range){ b->runs[i].start,
-						b->runs[i].start + b->runs[i].npages * PAGE_SIZE_4K };
-		r = space_madvise(sp, &in, rg, b->nruns, MADV_POPULATE_WRITE);
-		if (r < 0)
-			log_debug_errno(r, "pid %d: MADV_POPULATE_WRITE: %m", sp->pid);
-	}
+	if (sp->forked)
+		make_exclusive(sp, &in, b, k0, k1);
 	r = guard_rseq(p, sp, &in, b);
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&p->lock);
-	make_pending(p, sp, b);
+	make_pending(p, sp, b, k0, k1);
 	sp->moving = true;
 	pthread_mutex_unlock(&p->lock);
-	for (size_t i = 0; i < b->nruns && r == 0; i++)
-		r = move_one(p, sp, &in, b, &b->runs[i], &resyncs);
+	for (size_t k = k0; k < k1 && r == 0; k++)
+		r = move_one(p, sp, &in, b, &b->runs[k], resyncs);
 	pthread_mutex_lock(&p->lock);
 	sp->moving = false;
-	for (uint64_t j = 0; j < b->npages; j++)
-		if (!b->moved[j])
-			cancel(p, sp, b, j);
+	for (size_t k = k0; k < k1; k++)
+		for (uint64_t i = 0; i < b->runs[k].npages; i++)
+			if (!b->moved[b->runs[k].stash_off + i])
+				cancel(p, sp, b, b->runs[k].stash_off + i);
 	pthread_mutex_unlock(&p->lock);
 	pager_wake_faults(p);
 	if (r == -EEXIST)
 		sp->stash_dirty = true;
 out:
 	inject_detach(&in);
+	return r;
+}
+
+/* Move the batch into the stash, one short ptrace stop per round, so that the workload is
+ * never held for long. */
+static int move_batch(struct pager *p, struct space *sp, struct batch *b)
+{
+	unsigned resyncs = 0;
+	int r = 0;
+
+	for (size_t k0 = 0, k1; k0 < b->nruns && r == 0; k0 = k1) {
+		k1 = round_end(sp, b, k0);
+		r = move_round(p, sp, b, k0, k1, &resyncs);
+	}
 	return r;
 }
 
@@ -655,6 +692,8 @@ long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 		goto out;
 	}
 	r = move_batch(p, sp, b);
+	if (r == -EINPROGRESS)
+		r = 0; /* a later round's thread needs a page of this batch back first */
 	moved = b->nmoved;
 	if (!moved)
 		goto out;

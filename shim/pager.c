@@ -34,6 +34,9 @@
 #include "uswap/util.h"
 
 #define TICK_MS 100
+/* While over the target the manager measures and evicts again after this long, so that a
+ * workload writing new memory quickly (hundreds of MiB/s) is held near its target. */
+#define BUSY_TICK_MS 5
 #define MAX_PIDS 4096
 #define EVICT_BUDGET_NS (300ull * 1000000ull)
 
@@ -423,25 +426,28 @@ static struct space *largest_space(struct manager *m, const bool *exhausted)
 	return best;
 }
 
-static void enforce(struct manager *m)
+/* Evict until the tree is a little below the target or the time budget is spent. Returns
+ * true when it evicted something (the next tick comes soon). */
+static bool enforce(struct manager *m)
 {
 	struct pager *p = m->p;
 	uint64_t target = m->cfg->target, deadline = now_ns() + EVICT_BUDGET_NS;
 	_cleanup_free_ bool *exhausted = NULL;
+	bool evicted = false;
 	int64_t need;
 
 	m->unreachable = false;
 	if (!target || m->rss <= target)
-		return;
+		return false;
 	if (p->store_full) {
 		/* Retry the store every 10 s; meanwhile evicted pages stay in memory. */
 		if (now_ns() - m->store_full_since < 10000000000ull)
-			return;
+			return false;
 		p->store_full = false;
 	}
 	exhausted = calloc(m->nt + 1, sizeof(*exhausted));
 	if (!exhausted)
-		return;
+		return false;
 	/* Aim a little below the target so the next refaults do not cross it at once. */
 	need = (int64_t)((m->rss - target + target / 50) / PAGE_SIZE_4K);
 	while (need > 0 && now_ns() < deadline) {
@@ -468,11 +474,12 @@ static void enforce(struct manager *m)
 			continue;
 		}
 		need -= got;
+		evicted = true;
 		sp->rss_anon -= USWAP_MIN(sp->rss_anon, (uint64_t)got * PAGE_SIZE_4K);
 	}
-	if (need > (int64_t)((target / 50) / PAGE_SIZE_4K) && now_ns() < deadline) {
+	if (need > (int64_t)((target / 50) / PAGE_SIZE_4K) && now_ns() < deadline)
 		m->unreachable = true;
-	}
+	return evicted;
 }
 
 /* ---- status ---- */
@@ -807,7 +814,8 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 {
 	struct manager m = { .p = p, .cfg = cfg, .root = cfg->root };
 	_cleanup_free_ pid_t *set = calloc(MAX_PIDS, sizeof(*set));
-	bool stopping = false;
+	bool stopping = false, busy = false;
+	uint64_t status_due = 0;
 	int r;
 
 	if (!set)
@@ -840,9 +848,13 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 				break;
 			adopt_new(&m, set, nset);
 			measure(&m);
-			enforce(&m);
-			write_status(&m, p->store_full ? "store-full" :
-					 m.unreachable ? "target-unreachable" : "ok");
+			busy = enforce(&m);
+			if (now_ns() >= status_due) {
+				write_status(&m, p->store_full	  ? "store-full" :
+						 m.unreachable ? "target-unreachable" :
+								 "ok");
+				status_due = now_ns() + TICK_MS * 1000000ull;
+			}
 		} else {
 			check_spaces(&m);
 			if (restore_all(&m) == 0)
@@ -850,7 +862,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 			if (!discover(&m, set) && m.root_exited)
 				break;
 		}
-		if (poll(&pfd, 1, TICK_MS) > 0 && take_signal(&m)) {
+		if (poll(&pfd, 1, busy ? BUSY_TICK_MS : TICK_MS) > 0 && take_signal(&m)) {
 			stopping = true;
 			if (restore_all(&m) == 0)
 				break;
