@@ -16,6 +16,7 @@
 
 #define MAX_POLL 1024
 #define MAX_DEFERRED 4096
+#define ZERO_AHEAD 31
 
 struct deferred {
 	struct space *sp;
@@ -160,10 +161,38 @@ static void defer(struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
 }
 
 /* 0 served, 1 deferred, -errno otherwise. Lock held. */
+/* A fault on a page that was never evicted is a first touch: the pages after it, if they
+ * have no entry either, are most likely next. Map the zero page there in one ioctl, so a
+ * program filling new memory takes one fault to us per ZERO_AHEAD pages and the kernel
+ * handles the rest like any first write (a copy-on-write of the zero page). Lock held. */
+static void zero_ahead(struct space *sp, uint64_t page)
+{
+	uint64_t n = 0;
+
+	while (n < ZERO_AHEAD) {
+		struct slot *s = pmap_get(&sp->map, page + (n + 1) * PAGE_SIZE_4K);
+
+		if (s && s->state != SLOT_CANCELLED)
+			break;
+		n++;
+	}
+	if (n) {
+		struct uffdio_zeropage zp = { .range = { page + PAGE_SIZE_4K, n * PAGE_SIZE_4K },
+					      .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
+
+		/* Stops at the first present page (EEXIST) or the end of the VMA: both fine. */
+		ioctl(sp->uffd, UFFDIO_ZEROPAGE, &zp);
+	}
+}
+
 static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
 {
 	uint64_t page = addr & PAGE_MASK_4K;
+	struct slot *s = pmap_get(&sp->map, page);
 	int r = fault_fill_page(p, sp, page, flags & UFFD_PAGEFAULT_FLAG_WRITE);
+
+	if (r == 0 && (!s || s->state == SLOT_CANCELLED))
+		zero_ahead(sp, page);
 
 	switch (r) {
 	case 0:
