@@ -18,6 +18,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "json.h"
+#include "uswap/fileio.h"
 #include "uswap/util.h"
 
 /* struct json_value is never defined: a pointer to it is a yajl_val in disguise. */
@@ -183,50 +184,18 @@ int json_parse(const char *buf, size_t len, struct json_value **ret)
 	return parse_text(text, len, ret);
 }
 
-/* Make room for at least one more byte (plus a terminator) without passing max_bytes + 1. */
-static int grow(char **buf, size_t *cap, size_t max_bytes)
-{
-	size_t ncap;
-	char *nbuf;
-
-	if (*cap > max_bytes)
-		return -EFBIG;
-	ncap = USWAP_MIN(*cap ? *cap * 2 : 16384, max_bytes + 1);
-	nbuf = realloc(*buf, ncap + 1);
-	if (!nbuf)
-		return -ENOMEM;
-	*buf = nbuf;
-	*cap = ncap;
-	return 0;
-}
 
 int json_parse_fd(int fd, size_t max_bytes, struct json_value **ret)
 {
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	int r;
 
-	if (fd < 0 || !ret || max_bytes > SIZE_MAX / 4)
+	if (!ret)
 		return -EINVAL;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			r = grow(&buf, &cap, max_bytes);
-			if (r < 0)
-				return r;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
+	r = uswap_read_all(fd, max_bytes, &buf, &len);
+	if (r < 0)
+		return r;
 	return parse_text(buf, len, ret);
 }
 

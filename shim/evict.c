@@ -121,6 +121,17 @@ static void add_page(struct batch *b, uint64_t addr)
 	b->npages++;
 }
 
+/* Can addr join the batch: it extends the last run, or there is room for a new one. */
+static bool room_for(const struct batch *b, uint64_t addr)
+{
+	const struct run *last = b->nruns ? &b->runs[b->nruns - 1] : NULL;
+
+	if (b->nruns < MAX_RUNS)
+		return true;
+	return !b->split && last->start + last->npages * PAGE_SIZE_4K == addr &&
+	       last->npages < CHUNK_PAGES;
+}
+
 /* Scan [start,end) of one VMA from pagemap and add wanted pages. Returns false when the
  * batch is full. */
 static bool scan_range(struct pager *p, struct space *sp, int pmfd, struct batch *b,
@@ -149,10 +160,7 @@ static bool scan_range(struct pager *p, struct space *sp, int pmfd, struct batch
 				b->split = true;
 				continue;
 			}
-			if (b->nruns == MAX_RUNS && (b->split || b->runs[b->nruns - 1].start +
-									   b->runs[b->nruns - 1].npages *
-										   PAGE_SIZE_4K !=
-								   a)) {
+			if (!room_for(b, a)) {
 				more = false;
 				break;
 			}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "inject.h"
+#include "uswap/fileio.h"
 #include "uswap/log.h"
 #include "uswap/util.h"
 
@@ -181,23 +182,10 @@ static int wait_stop(pid_t tid, int timeout_ms, int *ret_status)
 
 static bool thread_usable(pid_t pid, pid_t tid)
 {
-	char path[64], buf[512], *p;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
+	char st = uswap_proc_state(pid, tid);
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return false;
 	/* Zombies and dead threads never stop; 't' is already traced by someone. */
-	return p[2] != 'Z' && p[2] != 'X' && p[2] != 't';
+	return st && st != 'Z' && st != 'X' && st != 't';
 }
 
 int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)

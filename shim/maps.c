@@ -14,47 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "uswap/fileio.h"
 #include "uswap/maps.h"
 #include "uswap/util.h"
 
 /* Largest maps file accepted (65530 VMAs with long paths fit well below this). */
 #define MAPS_MAX_BYTES (256u << 20)
-
-static int read_all(int fd, char **ret_buf, size_t *ret_len)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 4096) {
-			size_t ncap = cap ? cap * 2 : 16384;
-			char *nbuf;
-
-			if (ncap > MAPS_MAX_BYTES)
-				return -EFBIG;
-			nbuf = realloc(buf, ncap + 1);
-			if (!nbuf)
-				return -ENOMEM;
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*ret_len = len;
-	*ret_buf = TAKE_PTR(buf);
-	return 0;
-}
 
 static int hex_digit(char c)
 {
@@ -195,7 +160,7 @@ int uswap_maps_parse_fd(int fd, struct uswap_vma **ret_vmas, size_t *ret_n)
 
 	if (fd < 0 || !ret_vmas || !ret_n)
 		return -EINVAL;
-	r = read_all(fd, &buf, &len);
+	r = uswap_read_all(fd, MAPS_MAX_BYTES, &buf, &len);
 	if (r < 0)
 		return r;
 	if (memchr(buf, '\0', len))

@@ -29,6 +29,7 @@
 #include "inject.h"
 #include "space.h"
 #include "uswap/compat.h"
+#include "uswap/fileio.h"
 #include "uswap/log.h"
 #include "uswap/status.h"
 #include "uswap/util.h"
@@ -175,20 +176,9 @@ int pager_init(struct pager *p, const char *store_dir)
 
 static bool proc_alive(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
+	char st = uswap_proc_state(pid, 0);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	return st && st != 'Z' && st != 'X';
 }
 
 static bool set_has(const pid_t *set, size_t n, pid_t pid)

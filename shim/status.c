@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "uswap/fileio.h"
 #include "uswap/size.h"
 #include "uswap/status.h"
 #include "uswap/util.h"
@@ -661,23 +662,9 @@ int uswap_status_parse_fd(int fd, struct uswap_status *ret)
 
 	if (fd < 0 || !ret)
 		return -EINVAL;
-	buf = malloc(STATUS_MAX_BYTES);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, STATUS_MAX_BYTES - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == STATUS_MAX_BYTES)
-			return -EBADMSG;
-	}
+	r = uswap_read_all(fd, STATUS_MAX_BYTES - 1, &buf, &len);
+	if (r < 0)
+		return r == -EFBIG ? -EBADMSG : r;
 	r = parse_status(buf, len, &st);
 	if (r < 0)
 		return r;

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Whole-file reads for the parsers (maps, status, OCI JSON) and /proc state lookups. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Read fd from its current position to EOF into a malloc'd, NUL-terminated buffer. More
+ * than max_bytes: -EFBIG. 0 or -errno; *ret_buf and *ret_len are set only on success. */
+int uswap_read_all(int fd, size_t max_bytes, char **ret_buf, size_t *ret_len);
+
+/* The state letter of /proc/PID/task/TID/stat (TID 0: /proc/PID/stat), e.g. 'R', 'S', 'Z',
+ * 't'; 0 if the task is gone or the file unreadable. */
+char uswap_proc_state(pid_t pid, pid_t tid);

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "uswap/fileio.h"
+#include "uswap/util.h"
+
+int uswap_read_all(int fd, size_t max_bytes, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (fd < 0 || max_bytes > SIZE_MAX / 4)
+		return -EINVAL;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			/* One byte past max_bytes tells "too large" from "exactly max_bytes". */
+			size_t ncap = USWAP_MIN(cap ? cap * 2 : 16384, max_bytes + 1);
+			char *nbuf;
+
+			if (cap > max_bytes)
+				return -EFBIG;
+			nbuf = realloc(buf, ncap + 1);
+			if (!nbuf)
+				return -ENOMEM;
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max_bytes)
+		return -EFBIG;
+	buf[len] = '\0';
+	*ret_len = len;
+	*ret_buf = TAKE_PTR(buf);
+	return 0;
+}
+
+char uswap_proc_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *p;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* The command name may hold spaces and parentheses: the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
