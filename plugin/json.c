@@ -184,7 +184,6 @@ int json_parse(const char *buf, size_t len, struct json_value **ret)
 	return parse_text(text, len, ret);
 }
 
-
 int json_parse_fd(int fd, size_t max_bytes, struct json_value **ret)
 {
 	_cleanup_free_ char *buf = NULL;

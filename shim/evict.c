@@ -59,10 +59,10 @@ struct run {
 struct batch {
 	struct run runs[MAX_RUNS];
 	size_t nruns;
-	bool split;          /* the next page starts a new run (a new VMA) */
+	bool split; /* the next page starts a new run (a new VMA) */
 	uint64_t npages;
 	uint64_t max_pages;
-	uint64_t guard;      /* a page that must stay resident: the seized thread's rseq area */
+	uint64_t guard; /* a page that must stay resident: the seized thread's rseq area */
 	uint64_t nmoved;
 	struct slot **slots; /* per stash page; NULL where nothing was (or will be) moved */
 	uint64_t *addrs;
@@ -134,8 +134,8 @@ static bool room_for(const struct batch *b, uint64_t addr)
 
 /* Scan [start,end) of one VMA from pagemap and add wanted pages. Returns false when the
  * batch is full. */
-static bool scan_range(struct pager *p, struct space *sp, int pmfd, struct batch *b,
-		       uint64_t start, uint64_t end, uint64_t now)
+static bool scan_range(struct pager *p, struct space *sp, int pmfd, struct batch *b, uint64_t start,
+		       uint64_t end, uint64_t now)
 {
 	uint64_t pm[512];
 	bool more = true;
@@ -238,8 +238,8 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 			break;
 	}
 	if (b->nruns)
-		sp->cursor = b->runs[b->nruns - 1].start + b->runs[b->nruns - 1].npages *
-								   PAGE_SIZE_4K;
+		sp->cursor =
+			b->runs[b->nruns - 1].start + b->runs[b->nruns - 1].npages * PAGE_SIZE_4K;
 	else
 		sp->cursor = 0;
 	return 0;
@@ -260,8 +260,7 @@ static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t 
 	r = target_write(sp->pid, sp->scratch, &mv, sizeof(mv));
 	if (r < 0)
 		return r;
-	r = inject_syscall(in, SYS_ioctl, &res, sp->target_fd, UFFDIO_MOVE, sp->scratch, 0, 0,
-			   0);
+	r = inject_syscall(in, SYS_ioctl, &res, sp->target_fd, UFFDIO_MOVE, sp->scratch, 0, 0, 0);
 	if (r < 0)
 		return r;
 	if (res == 0) {
@@ -297,8 +296,7 @@ static void cancel(struct pager *p, struct space *sp, struct batch *b, uint64_t 
 /* Create PENDING entries for the pages of runs [k0,k1), so that a fault on a page moved a
  * moment later waits for its content instead of reading zeros. A page that has an entry
  * already (its copy would be unowned), or is the guard page, ends its run there. Lock held. */
-static void make_pending(struct pager *p, struct space *sp, struct batch *b, size_t k0,
-			 size_t k1)
+static void make_pending(struct pager *p, struct space *sp, struct batch *b, size_t k0, size_t k1)
 {
 	uint64_t now = now_ns();
 
@@ -378,8 +376,8 @@ static int move_one(struct pager *p, struct space *sp, struct inject *in, struct
 			i++;
 			continue;
 		}
-		r = move_run(sp, in, run->start + i * PAGE_SIZE_4K, sp->stash + j * PAGE_SIZE_4K,
-			     n, &moved, &err);
+		r = move_run(sp, in, run->start + i * PAGE_SIZE_4K, sp->stash + j * PAGE_SIZE_4K, n,
+			     &moved, &err);
 		if (r < 0)
 			return r;
 		for (uint64_t k = 0; k < moved; k++)
@@ -444,8 +442,7 @@ static int guard_rseq(struct pager *p, struct space *sp, struct inject *in, stru
 	int r = 0;
 
 	b->guard = 0;
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(conf), &conf) <= 0 ||
-	    !conf.ptr)
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(conf), &conf) <= 0 || !conf.ptr)
 		return 0;
 	b->guard = conf.ptr & PAGE_MASK_4K;
 	pthread_mutex_lock(&p->lock);
@@ -484,8 +481,8 @@ static void make_exclusive(struct space *sp, struct inject *in, struct batch *b,
 }
 
 /* One ptrace stop: move runs [k0,k1) into the stash. 0 or -errno. */
-static int move_round(struct pager *p, struct space *sp, struct batch *b, size_t k0,
-		      size_t k1, unsigned *resyncs)
+static int move_round(struct pager *p, struct space *sp, struct batch *b, size_t k0, size_t k1,
+		      unsigned *resyncs)
 {
 	struct inject in;
 	int r;
@@ -656,8 +653,8 @@ static void move_back(struct pager *p, struct space *sp, struct batch *b)
 
 		if (!b->slots[j])
 			continue;
-		if (move_run(sp, &in, sp->stash + j * PAGE_SIZE_4K, b->addrs[j], 1, &moved,
-			     &err) < 0 ||
+		if (move_run(sp, &in, sp->stash + j * PAGE_SIZE_4K, b->addrs[j], 1, &moved, &err) <
+			    0 ||
 		    err)
 			log_error("pid %d: page %#lx could not be put back from the stash", sp->pid,
 				  (unsigned long)b->addrs[j]);

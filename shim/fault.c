@@ -91,8 +91,8 @@ static void poison(struct pager *p, struct space *sp, uint64_t page)
 	struct uffdio_poison po = { .range = { page, PAGE_SIZE_4K } };
 
 	if (!p->have_poison || ioctl(sp->uffd, UFFDIO_POISON, &po) < 0)
-		log_error("pid %d: page %#lx cannot be poisoned; its thread stays blocked",
-			  sp->pid, (unsigned long)page);
+		log_error("pid %d: page %#lx cannot be poisoned; its thread stays blocked", sp->pid,
+			  (unsigned long)page);
 }
 
 int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write)
@@ -302,8 +302,7 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 	case UFFD_EVENT_UNMAP:
 		space_drop_range(p, sp, m->arg.remove.start, m->arg.remove.end);
 		space_forget_regs(sp, m->arg.remove.start, m->arg.remove.end);
-		if (m->arg.remove.start < sp->stash + STASH_SIZE &&
-		    m->arg.remove.end > sp->stash) {
+		if (m->arg.remove.start < sp->stash + STASH_SIZE && m->arg.remove.end > sp->stash) {
 			log_warn("pid %d: the program unmapped the pager's stash", sp->pid);
 			sp->dead = true;
 		}

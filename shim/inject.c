@@ -267,9 +267,8 @@ int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout
 	return r;
 }
 
-int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1,
-		   unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
-		   unsigned long a6)
+int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1, unsigned long a2,
+		   unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
 {
 	struct user_regs_struct regs = in->saved;
 	int st, r;
@@ -318,8 +317,7 @@ int inject_detach(struct inject *in)
 	if (in->prepared) {
 		if (ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved) < 0)
 			r = -errno;
-		if (ptrace(PTRACE_SETSIGMASK, in->tid, sizeof(uint64_t), &in->saved_mask) < 0 &&
-		    !r)
+		if (ptrace(PTRACE_SETSIGMASK, in->tid, sizeof(uint64_t), &in->saved_mask) < 0 && !r)
 			r = -errno;
 		in->prepared = false;
 	}

@@ -12,13 +12,13 @@
 #include <sys/user.h>
 
 struct inject {
-	pid_t pid;               /* thread group */
-	pid_t tid;               /* the seized thread */
-	uint64_t syscall_ip;     /* address of a `syscall` instruction in the target */
+	pid_t pid; /* thread group */
+	pid_t tid; /* the seized thread */
+	uint64_t syscall_ip; /* address of a `syscall` instruction in the target */
 	struct user_regs_struct saved;
 	uint64_t saved_mask;
-	bool seized;             /* PTRACE_SEIZE done, thread in a ptrace stop */
-	bool prepared;           /* registers and mask saved, must be restored */
+	bool seized; /* PTRACE_SEIZE done, thread in a ptrace stop */
+	bool prepared; /* registers and mask saved, must be restored */
 	uint64_t stop_start_ns;
 };
 
@@ -36,9 +36,8 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 
 /* Run one syscall in the target. Returns 0 if the syscall ran (its raw result, -errno on
  * failure, in *ret_result), or -errno if the injection itself failed (target gone...). */
-int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1,
-		   unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
-		   unsigned long a6);
+int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1, unsigned long a2,
+		   unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6);
 
 /* Restore registers and mask exactly, then detach. Safe to call in any state. */
 int inject_detach(struct inject *in);

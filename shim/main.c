@@ -172,15 +172,17 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 't':
 			if (uswap_parse_size(optarg, &cfg.target) < 0)
-				return usage_error("invalid --target '%s': expected bytes or a number "
-						   "with K/M/G/T or Ki/Mi/Gi/Ti",
-						   optarg);
+				return usage_error(
+					"invalid --target '%s': expected bytes or a number "
+					"with K/M/G/T or Ki/Mi/Gi/Ti",
+					optarg);
 			break;
 		case 'p':
 			errno = 0;
 			pid = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || pid <= 0 || pid > 0x3fffffff)
-				return usage_error("invalid --pid '%s': expected a process id", optarg);
+				return usage_error("invalid --pid '%s': expected a process id",
+						   optarg);
 			break;
 		case 's':
 			store = optarg;

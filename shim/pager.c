@@ -44,7 +44,7 @@
 struct tracked {
 	pid_t pid;
 	struct space *sp; /* NULL: not managed (arming failed) or alias */
-	bool alias;       /* shares the mm of another tracked process (vfork) */
+	bool alias; /* shares the mm of another tracked process (vfork) */
 	bool seen;
 };
 
@@ -354,7 +354,8 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 		} else {
 			r = space_arm(p, pid, NULL, &sp);
 			if (r < 0) {
-				log_warn_errno(r, "pid %d: cannot be paged (%m); it runs unpaged", pid);
+				log_warn_errno(r, "pid %d: cannot be paged (%m); it runs unpaged",
+					       pid);
 				sp = NULL;
 			}
 		}
@@ -519,8 +520,8 @@ static void write_status(struct manager *m, const char *state)
 	pthread_mutex_unlock(&p->lock);
 	st.faults_total = faults;
 	if (m->last_tick_ns && now > m->last_tick_ns)
-		m->faults_per_sec = (double)(faults - m->last_faults) * 1e9 /
-				    (double)(now - m->last_tick_ns);
+		m->faults_per_sec =
+			(double)(faults - m->last_faults) * 1e9 / (double)(now - m->last_tick_ns);
 	m->last_faults = faults;
 	m->last_tick_ns = now;
 	st.faults_per_sec = m->faults_per_sec;
@@ -590,8 +591,7 @@ static size_t restore_space(struct pager *p, struct space *sp)
 static void unregister_all(struct space *sp)
 {
 	for (size_t i = 0; i < sp->nregs; i++) {
-		struct uffdio_range r = { sp->regs[i].start,
-					  sp->regs[i].end - sp->regs[i].start };
+		struct uffdio_range r = { sp->regs[i].start, sp->regs[i].end - sp->regs[i].start };
 
 		if (r.len)
 			ioctl(sp->uffd, UFFDIO_UNREGISTER, &r);
@@ -760,7 +760,8 @@ static void reap(struct manager *m)
 		}
 		if (si.si_pid == m->root) {
 			m->root_exited = true;
-			m->root_status = si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_status;
+			m->root_status = si.si_code == CLD_EXITED ? si.si_status << 8 :
+								    si.si_status;
 		}
 	}
 }
@@ -840,7 +841,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 			measure(&m);
 			busy = enforce(&m);
 			if (now_ns() >= status_due) {
-				write_status(&m, p->store_full	  ? "store-full" :
+				write_status(&m, p->store_full ? "store-full" :
 						 m.unreachable ? "target-unreachable" :
 								 "ok");
 				status_due = now_ns() + TICK_MS * 1000000ull;

@@ -19,9 +19,9 @@
 #define CHUNK_SIZE (CHUNK_PAGES * PAGE_SIZE_4K)
 
 /* Target-side layout, allocated at arm time. */
-#define STASH_SIZE (16ull << 20)      /* one eviction batch at most */
-#define SCRATCH_ARGS 4096ull         /* injected syscall arguments */
-#define ID_PAGES 64                  /* never-touched pages used to identify fork children */
+#define STASH_SIZE (16ull << 20) /* one eviction batch at most */
+#define SCRATCH_ARGS 4096ull /* injected syscall arguments */
+#define ID_PAGES 64 /* never-touched pages used to identify fork children */
 #define SCRATCH_SIZE (SCRATCH_ARGS + ID_PAGES * PAGE_SIZE_4K)
 
 /* A REMOVE event precedes the kernel's zap: pages in its range are not evicted for this long,
@@ -31,9 +31,9 @@
 
 enum slot_state {
 	SLOT_PENDING, /* moved into the stash, not yet read out */
-	SLOT_MEM,     /* content in a batch buffer (data) */
-	SLOT_STORED,  /* content in the store at page index val */
-	SLOT_FILL,    /* every 8-byte word equals val (zero pages: val 0); no I/O */
+	SLOT_MEM, /* content in a batch buffer (data) */
+	SLOT_STORED, /* content in the store at page index val */
+	SLOT_FILL, /* every 8-byte word equals val (zero pages: val 0); no I/O */
 	SLOT_CANCELLED, /* was PENDING but its page was never moved: an entry pointing here
 			 * (a fork child's copy, a remapped entry) is stale and means "none" */
 };
@@ -70,20 +70,20 @@ struct quarantine_entry {
 
 struct space {
 	struct space *next;
-	pid_t pid;          /* 0: fork child not identified yet */
+	pid_t pid; /* 0: fork child not identified yet */
 	int pidfd;
-	int uffd;           /* the shim's fd */
-	int target_fd;      /* the same uffd's number inside the target (crash safety, MOVE) */
-	uint64_t scratch;   /* target address of the scratch area */
-	uint64_t stash;     /* target address of the stash */
+	int uffd; /* the shim's fd */
+	int target_fd; /* the same uffd's number inside the target (crash safety, MOVE) */
+	uint64_t scratch; /* target address of the scratch area */
+	uint64_t stash; /* target address of the stash */
 	uint64_t syscall_ip;
 	struct space *parent;
-	int id_page;        /* id page index carrying id_token, -1 if none yet */
+	int id_page; /* id page index carrying id_token, -1 if none yet */
 	uint64_t id_token;
-	bool forked;        /* may share pages with a child: make pages exclusive before MOVE */
-	bool pm_self;       /* process_madvise(PIDFD_SELF) allowed in the target */
+	bool forked; /* may share pages with a child: make pages exclusive before MOVE */
+	bool pm_self; /* process_madvise(PIDFD_SELF) allowed in the target */
 	bool dead;
-	bool stash_dirty;   /* stash may hold pages (inherited through fork) */
+	bool stash_dirty; /* stash may hold pages (inherited through fork) */
 	/* An injected UFFDIO_MOVE into the stash is in flight: the fault thread leaves this
 	 * uffd unread, so an munmap/mremap/DONTNEED/fork that starts meanwhile keeps the
 	 * kernel's mmap_changing raised and MOVE fails with EAGAIN instead of moving a page
@@ -94,7 +94,7 @@ struct space {
 	size_t nregs;
 	struct quarantine_entry q[QUARANTINE_MAX];
 	unsigned nq;
-	uint64_t cursor;    /* eviction clock hand */
+	uint64_t cursor; /* eviction clock hand */
 	uint64_t hot_until_ns; /* refaults seen: slow down eviction of this space */
 	uint64_t rss_anon;
 	uint64_t evicted_pages_total;
@@ -110,14 +110,14 @@ struct fault_stats {
 
 struct pager {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;    /* broadcast after each pass of the fault thread */
-	uint64_t fault_passes;  /* passes of the fault thread (lock held) */
+	pthread_cond_t cond; /* broadcast after each pass of the fault thread */
+	uint64_t fault_passes; /* passes of the fault thread (lock held) */
 	struct space *spaces;
 	struct store store;
-	int wake_fd;            /* eventfd waking the fault thread */
-	uint64_t features;      /* uffd features requested */
+	int wake_fd; /* eventfd waking the fault thread */
+	uint64_t features; /* uffd features requested */
 	bool have_poison;
-	bool remote_dontneed;   /* process_madvise(pidfd, MADV_DONTNEED) works */
+	bool remote_dontneed; /* process_madvise(pidfd, MADV_DONTNEED) works */
 	bool have_kcmp;
 	uint64_t zero_pfn;
 	volatile bool stopping;
@@ -147,11 +147,11 @@ void space_drop_range(struct pager *p, struct space *sp, uint64_t start, uint64_
 
 /* pager.c: the manager loop. */
 struct pager_cfg {
-	const char *mode;        /* "run" or "attach" */
-	uint64_t target;         /* bytes, 0 = none */
+	const char *mode; /* "run" or "attach" */
+	uint64_t target; /* bytes, 0 = none */
 	const char *status_path;
-	char *const *argv;       /* run: the command */
-	pid_t root;              /* attach: the pid */
+	char *const *argv; /* run: the command */
+	pid_t root; /* attach: the pid */
 };
 
 int pager_init(struct pager *p, const char *store_dir);

@@ -78,7 +78,9 @@ static int send_fd_into(struct inject *in, int pidfd, uint64_t scratch, int fd)
 			char buf[CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
 		} u;
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = u.buf,
 				     .msg_controllen = sizeof(u.buf) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
@@ -165,7 +167,8 @@ static int target_new_uffd(struct pager *p, struct inject *in, int pidfd, uint64
 				return (int)res;
 			log_debug_errno(r, "pid %d: USERFAULTFD_IOC_NEW failed: %m", in->pid);
 		} else {
-			log_debug_errno(tdev, "pid %d: passing /dev/userfaultfd failed: %m", in->pid);
+			log_debug_errno(tdev, "pid %d: passing /dev/userfaultfd failed: %m",
+					in->pid);
 		}
 	}
 	r = rsys(in, &res, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
@@ -258,8 +261,7 @@ void space_move_regs(struct space *sp, uint64_t from, uint64_t to, uint64_t len)
 	}
 }
 
-int space_madvise(struct space *sp, struct inject *in, const struct range *rg, size_t n,
-		  int advice)
+int space_madvise(struct space *sp, struct inject *in, const struct range *rg, size_t n, int advice)
 {
 	long res;
 	int r;

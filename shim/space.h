@@ -17,7 +17,12 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd);
  * stash. 0 or -errno. */
 int space_adopt(struct pager *p, struct space *sp);
 
-enum space_health { SPACE_OK, SPACE_GONE, SPACE_EXECED, SPACE_FD_LOST };
+enum space_health {
+	SPACE_OK,
+	SPACE_GONE,
+	SPACE_EXECED,
+	SPACE_FD_LOST
+};
 enum space_health space_check(struct pager *p, struct space *sp);
 /* Put the uffd back into the target under a fresh fd number. */
 int space_reinstall_fd(struct pager *p, struct space *sp);
@@ -39,8 +44,7 @@ void space_destroy(struct pager *p, struct space *sp);
 
 /* Inject a madvise over a vector of ranges: process_madvise(PIDFD_SELF) when allowed,
  * one madvise per range otherwise. iov lives in the shim; copied to scratch. */
-int space_madvise(struct space *sp, struct inject *in, const struct range *r, size_t n,
-		  int advice);
+int space_madvise(struct space *sp, struct inject *in, const struct range *r, size_t n, int advice);
 
 /* Helpers for raw syscalls. */
 int pidfd_open_(pid_t pid);

@@ -9,17 +9,17 @@
 struct store {
 	int fd;
 	char path[4096];
-	bool direct;      /* O_DIRECT (else write-behind with the page cache dropped) */
-	uint64_t top;     /* pages ever allocated (file length / 4 KiB) */
-	uint64_t used;    /* pages in use */
-	uint64_t *free;   /* freed page indices, LIFO */
+	bool direct; /* O_DIRECT (else write-behind with the page cache dropped) */
+	uint64_t top; /* pages ever allocated (file length / 4 KiB) */
+	uint64_t used; /* pages in use */
+	uint64_t *free; /* freed page indices, LIFO */
 	size_t nfree, cap;
 };
 
 struct store_page {
 	uint64_t idx;
 	const void *data; /* 4 KiB, 4 KiB-aligned */
-	void *cookie;     /* the caller's */
+	void *cookie; /* the caller's */
 };
 
 /* Create the store file in dir (created 0700 if missing). 0 or -errno. */

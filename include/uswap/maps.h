@@ -15,8 +15,8 @@ struct uswap_vma {
 	unsigned dev_major;
 	unsigned dev_minor;
 	bool read, write, exec;
-	bool shared;     /* 's' in the permissions, 'p' otherwise */
-	char name[256];  /* path or [heap]/[stack]/[vdso]/[anon:...]; "" for plain anon; truncated */
+	bool shared; /* 's' in the permissions, 'p' otherwise */
+	char name[256]; /* path or [heap]/[stack]/[vdso]/[anon:...]; "" for plain anon; truncated */
 };
 
 /* Parse a whole maps file from fd (read from the current position until EOF).

@@ -10,21 +10,21 @@
 
 struct uswap_status {
 	pid_t shim_pid;
-	char mode[16];           /* "run", "attach" or "container" */
-	char id[128];            /* container id, or "" standalone */
-	uint64_t target_bytes;   /* 0 = no target */
+	char mode[16]; /* "run", "attach" or "container" */
+	char id[128]; /* container id, or "" standalone */
+	uint64_t target_bytes; /* 0 = no target */
 	uint64_t rss_anon_bytes; /* sum of RssAnon of the managed processes */
-	uint64_t evicted_pages;  /* pages currently held in the store (or zero/pending) */
-	uint64_t store_bytes;    /* bytes of the store file in use */
-	uint64_t faults_total;   /* faults served since start */
-	double faults_per_sec;   /* over the last interval */
-	uint64_t evictions_total;/* pages evicted since start */
+	uint64_t evicted_pages; /* pages currently held in the store (or zero/pending) */
+	uint64_t store_bytes; /* bytes of the store file in use */
+	uint64_t faults_total; /* faults served since start */
+	double faults_per_sec; /* over the last interval */
+	uint64_t evictions_total; /* pages evicted since start */
 	double fault_p50_us;
 	double fault_p99_us;
 	double stopped_ms_total; /* total time a target thread was held in ptrace stops */
-	double stopped_ms_max;   /* longest single stop */
+	double stopped_ms_max; /* longest single stop */
 	uint64_t shim_rss_bytes; /* the shim's own RSS */
-	char state[32];          /* "ok", "target-unreachable", "store-full", "stopping" ... */
+	char state[32]; /* "ok", "target-unreachable", "store-full", "stopping" ... */
 	unsigned npids;
 	pid_t pids[USWAP_STATUS_MAX_PIDS];
 };

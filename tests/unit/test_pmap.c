@@ -32,8 +32,8 @@ static void clear_fn(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
 
 /* Addresses spread over low, middle and the top of the user address space. */
 static const uint64_t addrs[] = {
-	0x1000, 0x200000, 0x201000, 0x7f0000000000, 0x7f0000001000, 0x7ffffffff000,
-	0x555555554000, 0x7f00001ff000,
+	0x1000,		0x200000,	0x201000,	0x7f0000000000,
+	0x7f0000001000, 0x7ffffffff000, 0x555555554000, 0x7f00001ff000,
 };
 
 static void fill(struct pmap *m)

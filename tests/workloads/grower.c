@@ -67,8 +67,8 @@ int main(int argc, char **argv)
 		}
 	}
 	npages = (size_t)(size_mib << 20) / PAT_PAGE;
-	mem = mmap(NULL, npages * PAT_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		   -1, 0);
+	mem = mmap(NULL, npages * PAT_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		   0);
 	if (mem == MAP_FAILED) {
 		fprintf(stderr, PROG ": ERROR: mmap %" PRIu64 " MiB failed\n", size_mib);
 		return 1;
