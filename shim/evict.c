@@ -616,10 +616,17 @@ static int store_out(struct pager *p, struct space *sp, struct batch *b)
 	r = store_write(&p->store, pages, n);
 	pthread_mutex_lock(&p->lock);
 	if (r < 0) {
-		/* Keep the pages in memory (SLOT_MEM): nothing is lost, eviction pauses. */
+		/* The store is full (or failing): nothing may be lost, and the pager's own heap is
+		 * no place to keep evicted memory either. Put the batch back into the workload;
+		 * a page whose entry moved meanwhile stays servable from memory. Eviction
+		 * pauses (enforce). */
 		for (size_t i = 0; i < n; i++)
 			store_release(&p->store, idx[i]);
 		p->store_full = true;
+		for (uint64_t j = 0; j < b->npages; j++)
+			if (b->slots[j] && b->slots[j]->state == SLOT_MEM &&
+			    pmap_get(&sp->map, b->addrs[j]) == b->slots[j])
+				fault_fill_page(p, sp, b->addrs[j], true);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			struct slot *s = pages[i].cookie;

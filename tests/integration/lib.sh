@@ -32,6 +32,7 @@ EXIT_RC=""
 READY_PID=""
 READY_PIDS=()
 TRACKED=() # "pid:starttime", so cleanup never kills a recycled pid
+CLEANUP_HOOKS=() # commands cleanup runs after every process is gone (e.g. umount)
 
 note() { echo "# $*"; }
 
@@ -131,6 +132,9 @@ cleanup() {
 		kill -KILL "${victims[@]}" 2>/dev/null
 	fi
 	wait 2>/dev/null
+	for entry in "${CLEANUP_HOOKS[@]}"; do
+		eval "$entry" || true
+	done
 	if [[ -n $T && ${USWAP_TEST_KEEP:-0} != 1 ]]; then
 		rm -rf "$T"
 	elif [[ -n $T ]]; then
@@ -216,6 +220,8 @@ status_cmp() {
 		if (op == "eq") exit !(a == b); if (op == "ge") exit !(a >= b)
 		if (op == "gt") exit !(a > b); exit 1 }'
 }
+
+status_is() { [[ $(status_get "$1" "$2") == "$3" ]]; }
 
 # wait_status FILE KEY OP VALUE TIMEOUT: poll the status file until KEY OP VALUE holds.
 wait_status() {
