@@ -43,10 +43,11 @@
 #endif
 
 /* How often one batch waits for the fault thread to read an mm event that makes MOVE fail
- * with EAGAIN, before it gives up on the rest of the batch. */
-#define MAX_RESYNC 20
+ * with EAGAIN, before it gives up on the rest of the batch (each wait holds the thread up
+ * to 2 ms; a workload that changes its mappings that often is evicted on a later tick). */
+#define MAX_RESYNC 4
 /* One ptrace stop moves at most this many runs and pages. */
-#define ROUND_RUNS 64
+#define ROUND_RUNS 16
 #define ROUND_PAGES 4096
 #define ROUND_PAGES_FORKED 1024
 

@@ -30,7 +30,9 @@ static volatile bool fault_quit;
 static struct deferred deferred[MAX_DEFERRED];
 static unsigned ndeferred;
 static _Alignas(4096) uint8_t zero_page[4096];
-static _Alignas(4096) uint8_t io_page[4096];
+/* Per thread: the manager (restore, rseq guard) and the fault thread both fill pages, and
+ * store reads run without the lock. */
+static _Thread_local _Alignas(4096) uint8_t io_page[4096];
 
 void pager_wake_faults(struct pager *p)
 {
@@ -95,60 +97,101 @@ static void poison(struct pager *p, struct space *sp, uint64_t page)
 			  (unsigned long)page);
 }
 
-int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write)
+/* Read the stored copy of page without holding the lock: a store read takes ~50-100 us, and
+ * the evictor must never wait that long for the lock while it holds a workload thread. The
+ * slot is pinned meanwhile. Lock held on entry and exit. 0 with the verified content in buf,
+ * -ESTALE if the entry changed meanwhile (look again), -EBADMSG on a checksum mismatch. */
+static int read_stored(struct pager *p, struct space *sp, uint64_t page, struct slot *s, void *buf)
 {
-	struct slot *s = pmap_get(&sp->map, page);
-	const void *src = zero_page;
+	uint64_t idx = s->val;
+	uint32_t csum = s->csum;
+	bool same;
 	int r;
 
-	if (s && s->state == SLOT_CANCELLED) {
-		pmap_set(&sp->map, page, NULL);
-		slot_unref(p, s);
-		s = NULL;
-	}
-	if (!s)
-		return write ? uffd_copy(sp->uffd, page, zero_page) : uffd_zero(sp->uffd, page);
+	slot_ref(s);
+	pthread_mutex_unlock(&p->lock);
+	r = store_read(&p->store, idx, buf);
+	pthread_mutex_lock(&p->lock);
+	same = space_listed(p, sp) && pmap_get(&sp->map, page) == s && s->state == SLOT_STORED &&
+	       s->val == idx;
+	slot_unref(p, s);
+	if (!same)
+		return -ESTALE;
+	if (r < 0)
+		return r;
+	return page_checksum(buf) == csum ? 0 : -EBADMSG;
+}
+
+/* The content to put at page for slot s (lock held, may be dropped for a store read).
+ * 0 with *ret_src, 1 when the zero page is to be mapped, or -errno. */
+static int page_source(struct pager *p, struct space *sp, uint64_t page, struct slot *s, bool write,
+		       const void **ret_src)
+{
+	int r;
+
 	switch (s->state) {
 	case SLOT_PENDING:
 		return -EINPROGRESS;
-	case SLOT_CANCELLED:
-		break;
 	case SLOT_MEM:
-		src = s->data;
-		break;
+		*ret_src = s->data;
+		return 0;
 	case SLOT_FILL:
-		if (s->val == 0 && !write) {
-			r = uffd_zero(sp->uffd, page);
-			goto done;
-		}
+		if (s->val == 0 && !write)
+			return 1;
 		for (size_t i = 0; i < PAGE_SIZE_4K / 8; i++)
 			((uint64_t *)io_page)[i] = s->val;
-		src = io_page;
-		break;
-	case SLOT_STORED:
-		r = store_read(&p->store, s->val, io_page);
-		if (r < 0)
-			return log_error_errno(r, "pid %d: store read of page %#lx failed: %m",
-					       sp->pid, (unsigned long)page);
-		if (page_checksum(io_page) != s->csum) {
-			p->checksum_errors++;
-			log_error("pid %d: checksum mismatch for page %#lx (store page %lu): "
-				  "poisoning it rather than returning wrong data",
-				  sp->pid, (unsigned long)page, (unsigned long)s->val);
-			poison(p, sp, page);
-			return -EBADMSG;
-		}
-		src = io_page;
-		break;
-	}
-	r = uffd_copy(sp->uffd, page, src);
-done:
-	if (r == 0 || r == -EEXIST) {
-		pmap_set(&sp->map, page, NULL);
-		slot_unref(p, s);
+		*ret_src = io_page;
 		return 0;
+	case SLOT_STORED:
+		r = read_stored(p, sp, page, s, io_page);
+		if (r == -EBADMSG) {
+			p->checksum_errors++;
+			log_error("pid %d: checksum mismatch for page %#lx: poisoning it rather "
+				  "than returning wrong data",
+				  sp->pid, (unsigned long)page);
+			poison(p, sp, page);
+		} else if (r < 0 && r != -ESTALE) {
+			log_error_errno(r, "pid %d: store read of page %#lx failed: %m", sp->pid,
+					(unsigned long)page);
+		}
+		*ret_src = io_page;
+		return r;
+	default:
+		return -EINVAL;
 	}
-	return r;
+}
+
+int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write)
+{
+	for (;;) {
+		struct slot *s = pmap_get(&sp->map, page);
+		const void *src = zero_page;
+		int r;
+
+		if (s && s->state == SLOT_CANCELLED) {
+			pmap_set(&sp->map, page, NULL);
+			slot_unref(p, s);
+			s = NULL;
+		}
+		if (!s)
+			return write ? uffd_copy(sp->uffd, page, zero_page) :
+				       uffd_zero(sp->uffd, page);
+		r = page_source(p, sp, page, s, write, &src);
+		if (r == -ESTALE) {
+			if (!space_listed(p, sp))
+				return -ENODEV;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		r = r == 1 ? uffd_zero(sp->uffd, page) : uffd_copy(sp->uffd, page, src);
+		if (r == 0 || r == -EEXIST) {
+			pmap_set(&sp->map, page, NULL);
+			slot_unref(p, s);
+			return 0;
+		}
+		return r;
+	}
 }
 
 static void defer(struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
@@ -189,9 +232,12 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 {
 	uint64_t page = addr & PAGE_MASK_4K;
 	struct slot *s = pmap_get(&sp->map, page);
+	bool first_touch = !s || s->state == SLOT_CANCELLED;
 	int r = fault_fill_page(p, sp, page, flags & UFFD_PAGEFAULT_FLAG_WRITE);
 
-	if (r == 0 && (!s || s->state == SLOT_CANCELLED))
+	if (r == -ENODEV)
+		return r; /* sp was destroyed while a store read ran: do not touch it */
+	if (r == 0 && first_touch)
 		zero_ahead(sp, page);
 
 	switch (r) {
@@ -312,13 +358,20 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 	}
 }
 
+/* Read and handle sp's messages until its uffd is empty. Events and faults that need no
+ * I/O are handled in order; faults on stored pages are served after the whole read batch,
+ * because their store read drops the lock, and every event already read must be applied
+ * before the evictor may look at the page map again (a MOVE relies on it). Lock held. */
 static void drain(struct pager *p, struct space *sp)
 {
-	struct uffd_msg msgs[64];
+	/* Few at a time: an event (a REMOVE that holds an injected madvise, and so a workload
+	 * thread) waits behind at most this many store reads. */
+	struct uffd_msg msgs[16];
 
-	for (;;) {
+	while (!sp->moving) {
 		ssize_t n = read(sp->uffd, msgs, sizeof(msgs));
 		uint64_t t0 = now_ns();
+		size_t nio = 0;
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -326,12 +379,23 @@ static void drain(struct pager *p, struct space *sp)
 			return;
 		}
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
-			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-				serve(p, sp, msgs[i].arg.pagefault.address,
-				      msgs[i].arg.pagefault.flags, t0);
+			const struct uffd_msg *m = &msgs[i];
+			struct slot *s;
+
+			if (m->event != UFFD_EVENT_PAGEFAULT) {
+				handle_event(p, sp, m);
+				continue;
+			}
+			s = pmap_get(&sp->map, m->arg.pagefault.address & PAGE_MASK_4K);
+			if (s && s->state == SLOT_STORED)
+				msgs[nio++] = *m; /* i >= nio: only read ones are overwritten */
 			else
-				handle_event(p, sp, &msgs[i]);
+				serve(p, sp, m->arg.pagefault.address, m->arg.pagefault.flags, t0);
 		}
+		for (size_t i = 0; i < nio; i++)
+			if (serve(p, sp, msgs[i].arg.pagefault.address, msgs[i].arg.pagefault.flags,
+				  t0) == -ENODEV)
+				return;
 		if ((size_t)n < sizeof(msgs))
 			return;
 	}
