@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* uswap-shim: the pager daemon, standalone (run, attach) and status reader. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -25,7 +26,7 @@ static void usage(FILE *f)
 	fputs("Usage:\n"
 	      "  " PROG " run [OPTIONS] -- COMMAND [ARG...]\n"
 	      "  " PROG " attach --pid PID [OPTIONS]\n"
-	      "  " PROG " status [--json] FILE\n"
+	      "  " PROG " status [--json] [FILE|DIR]\n"
 	      "\n"
 	      "Userspace swapping for a process tree: keeps the resident anonymous memory of\n"
 	      "COMMAND (or of PID) and of all its descendants at a target by evicting cold pages\n"
@@ -34,7 +35,9 @@ static void usage(FILE *f)
 	      "  run      start COMMAND under the pager; exit with its status\n"
 	      "  attach   take over a running process and its descendants; on SIGTERM or\n"
 	      "           SIGINT every evicted page is put back and the process runs on untouched\n"
-	      "  status   print a status file written by --status\n"
+	      "  status   print a status file written by --status; without FILE, one line\n"
+	      "           for every pager whose status file is in the default directory\n"
+	      "           (or in DIR)\n"
 	      "\n"
 	      "Options:\n"
 	      "  -t, --target SIZE   resident anonymous memory to hold (sum of RssAnon): bytes or\n"
@@ -69,13 +72,129 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* Where shims write their status files by default (see default_dirs). */
+static void status_dir(char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (geteuid() == 0)
+		snprintf(buf, len, "/run/uswap");
+	else
+		snprintf(buf, len, "%s/uswap-%u", tmp && *tmp ? tmp : "/tmp", (unsigned)getuid());
+}
+
+/* Copy the rest of fd to stdout; 1 if anything was copied. */
+static int print_file_fd(int fd)
+{
+	char buf[8192];
+	ssize_t n;
+	int any = 0;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		fwrite(buf, 1, (size_t)n, stdout);
+		any = 1;
+	}
+	return any;
+}
+
+static int print_file(const char *path, bool json)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct uswap_status st;
+	int r;
+
+	if (fd < 0) {
+		fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (json) {
+		print_file_fd(fd);
+		return 0;
+	}
+	r = uswap_status_parse_fd(fd, &st);
+	if (r < 0) {
+		fprintf(stderr, PROG ": %s is not a uswap status file: %s\n", path, strerror(-r));
+		return 1;
+	}
+	uswap_status_print(stdout, &st);
+	return 0;
+}
+
+static void print_row(const struct uswap_status *st)
+{
+	char target[32] = "none", rss[32], evicted[32], store[32];
+	bool alive = kill(st->shim_pid, 0) == 0 || errno != ESRCH;
+
+	if (st->target_bytes)
+		uswap_format_size(st->target_bytes, target, sizeof(target));
+	uswap_format_size(st->rss_anon_bytes, rss, sizeof(rss));
+	uswap_format_size(st->evicted_pages * 4096, evicted, sizeof(evicted));
+	uswap_format_size(st->store_bytes, store, sizeof(store));
+	printf("%-8d %-9s %-16.16s %-18s %12s %12s %12s %12s %9.0f %8.1f %8.1f\n",
+	       (int)st->shim_pid, st->mode, st->id[0] ? st->id : "-", alive ? st->state : "gone",
+	       target, rss, evicted, store, st->faults_per_sec, st->fault_p50_us, st->fault_p99_us);
+}
+
+/* Every status file (*.json) in dir: a table, or with json one JSON array. */
+static int list_dir(const char *dir, bool json)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent **names = NULL;
+	int n, shown = 0;
+
+	if (dfd < 0 && errno == ENOENT) {
+		if (json)
+			printf("[]\n");
+		else
+			printf("no uswap-shim status files in %s\n", dir);
+		return 0;
+	}
+	n = dfd < 0 ? -1 : scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		fprintf(stderr, PROG ": cannot list %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-8s %-9s %-16s %-18s %12s %12s %12s %12s %9s %8s %8s\n", "SHIM", "MODE",
+		       "ID", "STATE", "TARGET", "RESIDENT", "EVICTED", "STORE", "FAULTS/S",
+		       "P50(us)", "P99(us)");
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(names[i]->d_name);
+		struct uswap_status st;
+		_cleanup_close_ int fd = -1;
+
+		if (len > 5 && !strcmp(names[i]->d_name + len - 5, ".json"))
+			fd = openat(dfd, names[i]->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && uswap_status_parse_fd(fd, &st) == 0) {
+			if (json) {
+				if (lseek(fd, 0, SEEK_SET) == 0) {
+					printf("%s", shown ? "," : "");
+					fflush(stdout);
+					shown += print_file_fd(fd);
+				}
+			} else {
+				print_row(&st);
+				shown++;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (json)
+		printf("]\n");
+	else if (!shown)
+		printf("(no uswap-shim running)\n");
+	return 0;
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	bool json = false;
 	const char *path = NULL;
-	struct uswap_status st;
-	_cleanup_close_ int fd = -1;
-	int r;
+	char dir[4200];
+	struct stat sb;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -86,32 +205,17 @@ static int cmd_status(int argc, char **argv)
 		} else if (argv[i][0] == '-')
 			return usage_error("status: unknown option '%s'", argv[i]);
 		else if (path)
-			return usage_error("status: one FILE only, got '%s' too", argv[i]);
+			return usage_error("status: one FILE or DIR only, got '%s' too", argv[i]);
 		else
 			path = argv[i];
 	}
-	if (!path)
-		return usage_error("status: missing FILE");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
-		return 1;
+	if (!path) {
+		status_dir(dir, sizeof(dir));
+		return list_dir(dir, json);
 	}
-	if (json) {
-		char buf[8192];
-		ssize_t n;
-
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			fwrite(buf, 1, (size_t)n, stdout);
-		return 0;
-	}
-	r = uswap_status_parse_fd(fd, &st);
-	if (r < 0) {
-		fprintf(stderr, PROG ": %s is not a uswap status file: %s\n", path, strerror(-r));
-		return 1;
-	}
-	uswap_status_print(stdout, &st);
-	return 0;
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return list_dir(path, json);
+	return print_file(path, json);
 }
 
 static int default_dirs(char *store, size_t slen, char *status, size_t stlen)

@@ -21,6 +21,14 @@ wait_at_target "$wl"
 check_rss_matches "$wl"
 status_has_pid "$STATUS" "$wl" || fail "pid $wl not in the status pids"
 
+# The node-wide listing: one row for this pager, and the same as a JSON array.
+"$USWAP_SHIM" status "$T" >"$T/list" 2>&1 || fail "uswap-shim status $T failed: $(<"$T/list")"
+grep -qE "^$SHIM_PID +attach +- +ok " "$T/list" ||
+	fail "uswap-shim status $T has no 'ok' row for pager $SHIM_PID: $(<"$T/list")"
+"$USWAP_SHIM" status --json "$T" >"$T/list.json" 2>&1 || fail "uswap-shim status --json failed"
+[[ $(jq -r "map(select(.shim_pid == $SHIM_PID)) | length" "$T/list.json") == 1 ]] ||
+	fail "uswap-shim status --json $T does not list pager $SHIM_PID: $(<"$T/list.json")"
+
 note "SIGTERM -> shim: bring everything back and detach"
 kill -TERM "$SHIM_PID"
 expect_shim_exit 0
