@@ -49,7 +49,7 @@
 /* One ptrace stop moves at most this many runs and pages. */
 #define ROUND_RUNS 16
 #define ROUND_PAGES 4096
-#define ROUND_PAGES_FORKED 1024
+#define ROUND_PAGES_FORKED 256
 
 struct run {
 	uint64_t start;
@@ -418,17 +418,31 @@ static int move_one(struct pager *p, struct space *sp, struct inject *in, struct
 	return 0;
 }
 
+/* Free the first npages of the stash. The stash is unregistered meanwhile: a DONTNEED in a
+ * registered range sends a REMOVE event and waits until the fault thread has read it, which
+ * held the workload's thread for up to ~20 ms when that thread was busy serving faults. */
 static int free_stash(struct pager *p, struct space *sp, struct inject *in, uint64_t npages)
 {
 	struct range r = { sp->stash, sp->stash + npages * PAGE_SIZE_4K };
+	struct uffdio_register reg = { .range = { sp->stash, STASH_SIZE },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+	bool unregistered = ioctl(sp->uffd, UFFDIO_UNREGISTER, &reg.range) == 0;
+	int ret = -1;
 
 	if (p->remote_dontneed) {
 		struct iovec iov = { (void *)r.start, r.end - r.start };
 
 		if (syscall(SYS_process_madvise, sp->pidfd, &iov, 1, MADV_DONTNEED, 0) >= 0)
-			return 0;
+			ret = 0;
 	}
-	return space_madvise(sp, in, &r, 1, MADV_DONTNEED);
+	if (ret)
+		ret = space_madvise(sp, in, &r, 1, MADV_DONTNEED);
+	/* MOVE needs the stash registered with this uffd again. */
+	if (unregistered && ioctl(sp->uffd, UFFDIO_REGISTER, &reg) < 0) {
+		ret = -errno;
+		log_error_errno(ret, "pid %d: cannot register the stash again: %m", sp->pid);
+	}
+	return ret;
 }
 
 /* The seized thread's rseq area: the kernel writes it whenever the thread returns to user
