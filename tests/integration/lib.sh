@@ -33,6 +33,7 @@ READY_PID=""
 READY_PIDS=()
 TRACKED=() # "pid:starttime", so cleanup never kills a recycled pid
 CLEANUP_HOOKS=() # commands cleanup runs after every process is gone (e.g. umount)
+DUMP_FILES=() # "PATH:LABEL" entries fail also shows (e.g. a container's output)
 
 note() { echo "# $*"; }
 
@@ -54,6 +55,10 @@ dump_logs() {
 	dump_file "$T/workload.out" "workload stdout/stderr"
 	dump_file "$T/status.json" "last status"
 	dump_file "$T/shim.log" "shim log"
+	local entry
+	for entry in "${DUMP_FILES[@]}"; do
+		dump_file "${entry%%:*}" "${entry#*:}"
+	done
 }
 
 fail() {
