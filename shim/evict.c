@@ -511,8 +511,6 @@ static int move_round(struct pager *p, struct space *sp, struct batch *b, size_t
 			goto out;
 		sp->stash_dirty = false;
 	}
-	if (sp->forked)
-		make_exclusive(sp, &in, b, k0, k1);
 	r = guard_rseq(p, sp, &in, b);
 	if (r < 0)
 		goto out;
@@ -537,6 +535,26 @@ out:
 	return r;
 }
 
+/* After a fork, make the batch's pages exclusive, in rounds of their own, all before the
+ * first MOVE: MADV_POPULATE_WRITE faults on any missing page of its range, and a page moved
+ * by an earlier round (PENDING until the whole batch is read out) may have been carried
+ * into a later round's range by an mremap; populating it would wait for this very batch. */
+static int populate_batch(struct space *sp, struct batch *b)
+{
+	for (size_t k0 = 0, k1; k0 < b->nruns; k0 = k1) {
+		struct inject in;
+		int r;
+
+		k1 = round_end(sp, b, k0);
+		r = inject_attach(&in, sp->pid, sp->syscall_ip, 200);
+		if (r < 0)
+			return r;
+		make_exclusive(sp, &in, b, k0, k1);
+		inject_detach(&in);
+	}
+	return 0;
+}
+
 /* Move the batch into the stash, one short ptrace stop per round, so that the workload is
  * never held for long. */
 static int move_batch(struct pager *p, struct space *sp, struct batch *b)
@@ -544,6 +562,8 @@ static int move_batch(struct pager *p, struct space *sp, struct batch *b)
 	unsigned resyncs = 0;
 	int r = 0;
 
+	if (sp->forked)
+		r = populate_batch(sp, b);
 	for (size_t k0 = 0, k1; k0 < b->nruns && r == 0; k0 = k1) {
 		k1 = round_end(sp, b, k0);
 		r = move_round(p, sp, b, k0, k1, &resyncs);

@@ -194,8 +194,18 @@ int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write
 	}
 }
 
+/* Queue a fault to serve again later. A thread that is interrupted while it waits (a
+ * signal) faults again and the kernel sends a new message for the same page: keep one entry
+ * per page, since serving it wakes every thread waiting there. */
 static void defer(struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
 {
+	uint64_t page = addr & PAGE_MASK_4K;
+
+	for (unsigned i = 0; i < ndeferred; i++)
+		if (deferred[i].sp == sp && (deferred[i].addr & PAGE_MASK_4K) == page) {
+			deferred[i].flags |= flags & UFFD_PAGEFAULT_FLAG_WRITE;
+			return;
+		}
 	if (ndeferred < MAX_DEFERRED)
 		deferred[ndeferred++] = (struct deferred){ sp, addr, flags, t0 };
 	else
@@ -256,8 +266,12 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 		sp->dead = true;
 		return r;
 	default:
+		/* E.g. ENOENT: the range was unmapped meanwhile. The kernel does not wake
+		 * threads waiting in a range that goes away: wake them, so they retry the
+		 * access (and fault again, or get the SIGSEGV the program asked for). */
 		log_debug_errno(r, "pid %d: fault at %#lx not served: %m", sp->pid,
 				(unsigned long)addr);
+		uffd_wake(sp->uffd, page);
 		return r;
 	}
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "space.h"
 #include "uswap/compat.h"
+#include "uswap/fileio.h"
 #include "uswap/log.h"
 #include "uswap/util.h"
 
@@ -432,6 +434,59 @@ fail_free:
 	return r;
 }
 
+/* Does a VmFlags line of smaps name a flag that keeps fork from copying the VMA's pages:
+ * "wf" (MADV_WIPEONFORK: the child reads zeros) or "dc" (MADV_DONTFORK: not mapped)? */
+static bool flags_nocopy(const char *line)
+{
+	for (const char *t = line + strlen("VmFlags:"); *t;) {
+		while (*t == ' ')
+			t++;
+		if ((t[0] == 'w' && t[1] == 'f') || (t[0] == 'd' && t[1] == 'c'))
+			if (t[2] == ' ' || t[2] == '\n' || t[2] == '\0')
+				return true;
+		while (*t && *t != ' ')
+			t++;
+	}
+	return false;
+}
+
+/* Drop child's entries wherever parent's VMAs are not copied by fork: the child must read
+ * zeros in a wipe-on-fork range, never the parent's evicted copy. Lock held. */
+static void drop_nocopy(struct pager *p, struct space *parent, struct space *child)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	uint64_t start = 0, end = 0;
+	char path[64];
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)parent->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || uswap_read_all(fd, 256u << 20, &buf, &len) < 0) {
+		log_warn("pid %d: cannot read %s: wipe-on-fork ranges of its child are unknown",
+			 parent->pid, path);
+		return;
+	}
+	for (char *line = buf, *next; *line; line = next) {
+		uint64_t a, b;
+		char dash;
+
+		next = strchrnul(line, '\n');
+		if (*next)
+			*next++ = '\0';
+		if (!strncmp(line, "VmFlags:", 8)) {
+			if (end > start && flags_nocopy(line))
+				space_drop_range(p, child, start, end);
+		} else if (sscanf(line, "%" SCNx64 "%c%" SCNx64 " ", &a, &dash, &b) == 3 &&
+			   dash == '-') {
+			/* A VMA's first line. Only a whole match counts: field lines such as
+			 * "Anonymous:" begin with a hex digit too. */
+			start = a;
+			end = b;
+		}
+	}
+}
+
 struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 {
 	struct space *sp = space_alloc();
@@ -466,6 +521,8 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 						     c->pages[i]) < 0)
 						slot_unref(p, c->pages[i]);
 				}
+	if (sp->map.npages && parent->pid)
+		drop_nocopy(p, parent, sp);
 	memcpy(sp->q, parent->q, sizeof(sp->q));
 	sp->nq = parent->nq;
 	sp->next = p->spaces;

@@ -243,6 +243,47 @@ static int op_fork(void)
 	return wait_child(pid, "in fork child");
 }
 
+/* MADV_WIPEONFORK on the first half of the first region: a fork child must read zeros
+ * there (never the parent's evicted copy), the parent keeps its data. */
+static int op_wipefork(void)
+{
+	const struct region *r = &M.reg[0];
+	size_t half = r->npages / 2;
+	pid_t pid;
+
+	if (madvise(r->addr, half * PAT_PAGE, MADV_WIPEONFORK) < 0)
+		die("madvise(MADV_WIPEONFORK): %m");
+	pid = fork();
+	if (pid < 0)
+		die("fork: %m");
+	if (pid == 0) {
+		size_t nbad = 0;
+
+		for (size_t i = 0; i < half; i++) {
+			const uint64_t *w = (const uint64_t *)(r->addr + i * PAT_PAGE);
+
+			for (size_t k = 0; k < PAT_WORDS; k++)
+				if (w[k]) {
+					if (!nbad)
+						fprintf(stderr,
+							PROG
+							": MISMATCH in fork child: page %zu of a "
+							"wipe-on-fork range is not zero (word %zu)\n",
+							i, k);
+					nbad++;
+					break;
+				}
+		}
+		if (!nbad)
+			nbad = verify_pages(r, half, r->npages - half,
+					    "in fork child (after the wipe-on-fork range)");
+		_exit(nbad ? 1 : 0);
+	}
+	if (madvise(r->addr, half * PAT_PAGE, MADV_KEEPONFORK) < 0)
+		die("madvise(MADV_KEEPONFORK): %m");
+	return wait_child(pid, "in wipe-on-fork child");
+}
+
 static int op_fork_exec(void)
 {
 	char *argv[] = { "true", NULL };
@@ -655,6 +696,8 @@ static int run_op(int k)
 		return op_fork();
 	if (!strcmp(op, "fork-exec"))
 		return op_fork_exec();
+	if (!strcmp(op, "wipefork"))
+		return op_wipefork();
 	if (!strcmp(op, "mremap"))
 		return op_mremap();
 	if (!strcmp(op, "munmap"))
@@ -712,7 +755,8 @@ static void usage(FILE *f)
 		"  --wait             after the fill, block until SIGUSR1, then run the ops\n"
 		"  --hold SECS        after the fill, sleep SECS instead of waiting for SIGUSR1\n"
 		"  --ops LIST         comma list run in order, all memory verified after each:\n"
-		"                     verify fork fork-exec mremap munmap dontneed write rewrite\n"
+		"                     verify fork fork-exec wipefork mremap munmap dontneed\n"
+		"                     write rewrite\n"
 		"                     exec threads:N\n"
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
 		"  --result FILE      write the exit status to FILE before exiting\n"
@@ -736,9 +780,9 @@ static void parse_ops(char *list)
 {
 	for (char *save = NULL, *op = strtok_r(list, ",", &save); op;
 	     op = strtok_r(NULL, ",", &save)) {
-		static const char *const known[] = { "verify", "fork",	  "fork-exec",
-						     "mremap", "munmap",  "dontneed",
-						     "write",  "rewrite", "exec" };
+		static const char *const known[] = { "verify",	"fork",	  "fork-exec", "wipefork",
+						     "mremap",	"munmap", "dontneed",  "write",
+						     "rewrite", "exec" };
 		bool ok = false;
 		uint64_t n;
 
