@@ -174,16 +174,27 @@ static bool scan_range(struct pager *p, struct space *sp, int pmfd, struct batch
 	return more;
 }
 
-static bool vma_skip(const struct space *sp, const struct uswap_vma *v)
+/* Scan [s,e) of one evictable VMA, leaving out the pager's own stash and scratch. They are
+ * separate mappings, but the kernel merges a registered one with an adjacent registered VMA
+ * of the workload (same flags, same uffd), so /proc shows one VMA holding both. Returns
+ * false when the batch is full. */
+static bool scan_vma(struct pager *p, struct space *sp, int pmfd, struct batch *b, uint64_t s,
+		     uint64_t e, uint64_t now)
 {
-	if (!uswap_vma_evictable(v))
-		return true;
-	/* Our own mappings in the target. */
-	if (v->start < sp->stash + STASH_SIZE && v->end > sp->stash)
-		return true;
-	if (v->start < sp->scratch + SCRATCH_SIZE && v->end > sp->scratch)
-		return true;
-	return false;
+	const struct range own[2] = { { sp->scratch, sp->scratch + SCRATCH_SIZE },
+				      { sp->stash, sp->stash + STASH_SIZE } };
+	int lo = own[0].start < own[1].start ? 0 : 1;
+
+	for (int k = 0; k < 2 && s < e; k++) {
+		const struct range *o = &own[k == 0 ? lo : 1 - lo];
+
+		if (o->end <= s || o->start >= e)
+			continue;
+		if (o->start > s && !scan_range(p, sp, pmfd, b, s, o->start, now))
+			return false;
+		s = USWAP_MAX(s, o->end);
+	}
+	return s >= e || scan_range(p, sp, pmfd, b, s, e, now);
 }
 
 /* Pick candidate pages starting at the clock hand; register their VMAs. */
@@ -224,7 +235,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 				break;
 			e = USWAP_MIN(e, sp->cursor);
 		}
-		if (s >= e || vma_skip(sp, &v[i]))
+		if (s >= e || !uswap_vma_evictable(&v[i]))
 			continue;
 		pthread_mutex_lock(&p->lock);
 		registered = space_registered(sp, v[i].start, v[i].end);
@@ -235,7 +246,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 					(unsigned long)v[i].start, (unsigned long)v[i].end);
 			continue;
 		}
-		if (!scan_range(p, sp, pmfd, b, s, e, now))
+		if (!scan_vma(p, sp, pmfd, b, s, e, now))
 			break;
 	}
 	if (b->nruns)

@@ -214,6 +214,12 @@ static void defer(struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
 }
 
 /* 0 served, 1 deferred, -errno otherwise. Lock held. */
+static bool in_own(const struct space *sp, uint64_t a)
+{
+	return (a >= sp->stash && a < sp->stash + STASH_SIZE) ||
+	       (a >= sp->scratch && a < sp->scratch + SCRATCH_SIZE);
+}
+
 /* A fault on a page that was never evicted is a first touch: the pages after it, if they
  * have no entry either, are most likely next. Map the zero page there in one ioctl, so a
  * program filling new memory takes one fault to us per ZERO_AHEAD pages and the kernel
@@ -223,12 +229,17 @@ static void zero_ahead(struct space *sp, uint64_t page)
 	uint64_t n = 0;
 
 	while (n < ZERO_AHEAD) {
-		struct slot *s = pmap_get(&sp->map, page + (n + 1) * PAGE_SIZE_4K);
+		uint64_t a = page + (n + 1) * PAGE_SIZE_4K;
+		struct slot *s = pmap_get(&sp->map, a);
 
-		if (s && s->state != SLOT_CANCELLED)
+		/* Never into the pager's own mappings: a zero page in the stash would fail the
+		 * next MOVE there, one in the scratch the identification of fork children. */
+		if ((s && s->state != SLOT_CANCELLED) || in_own(sp, a))
 			break;
 		n++;
 	}
+	if (in_own(sp, page))
+		n = 0;
 	if (n) {
 		struct uffdio_zeropage zp = { .range = { page + PAGE_SIZE_4K, n * PAGE_SIZE_4K },
 					      .mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE };
