@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ static void usage(FILE *f)
 	fputs("Usage:\n"
 	      "  " PROG " run [OPTIONS] -- COMMAND [ARG...]\n"
 	      "  " PROG " attach --pid PID [OPTIONS]\n"
+	      "  " PROG " container --pid PID --id ID [--ready-fd FD] [OPTIONS]\n"
 	      "  " PROG " status [--json] [FILE|DIR]\n"
 	      "\n"
 	      "Userspace swapping for a process tree: keeps the resident anonymous memory of\n"
@@ -35,6 +37,10 @@ static void usage(FILE *f)
 	      "  run      start COMMAND under the pager; exit with its status\n"
 	      "  attach   take over a running process and its descendants; on SIGTERM or\n"
 	      "           SIGINT every evicted page is put back and the process runs on untouched\n"
+	      "  container  (started by uswap-hook) page a container: PID is the runtime's\n"
+	      "           init process, armed when it execs the container's program; then\n"
+	      "           every process of its memory cgroup is followed and the cgroup's\n"
+	      "           usage is held at the target. Exits when the container is gone\n"
 	      "  status   print a status file written by --status; without FILE, one line\n"
 	      "           for every pager whose status file is in the default directory\n"
 	      "           (or in DIR)\n"
@@ -43,7 +49,10 @@ static void usage(FILE *f)
 	      "  -t, --target SIZE   resident anonymous memory to hold (sum of RssAnon): bytes or\n"
 	      "                      a number with K, M, G, T, Ki, Mi, Gi, Ti (powers of 1024).\n"
 	      "                      Without it nothing is evicted (the pager only follows)\n"
-	      "  -p, --pid PID       process to attach to (attach)\n"
+	      "  -p, --pid PID       process to attach to (attach, container)\n"
+	      "      --id ID         container id (container; shown in status)\n"
+	      "      --ready-fd FD   container: write \"ok\" or one error line to FD once\n"
+	      "                      the container's init is traced, then close it\n"
 	      "  -s, --store DIR     directory for the store file (root-only, created 0700);\n"
 	      "                      default /var/lib/uswap as root, else $TMPDIR/uswap-UID\n"
 	      "      --status FILE   rewrite FILE (JSON) every 100 ms; default\n"
@@ -246,6 +255,8 @@ int main(int argc, char **argv)
 		{ "status", required_argument, NULL, 'S' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "id", required_argument, NULL, 'I' },
+		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -254,7 +265,7 @@ int main(int argc, char **argv)
 	const char *store = NULL, *status = NULL, *logpath = NULL, *cmd;
 	static struct pager pager;
 	bool verbose = false;
-	long pid = 0;
+	long pid = 0, ready_fd = -1;
 	int c, r, status_code = 0;
 
 	if (argc < 2)
@@ -266,8 +277,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "status"))
 		return cmd_status(argc - 1, argv + 1);
-	if (strcmp(cmd, "run") && strcmp(cmd, "attach"))
-		return usage_error("unknown command '%s' (expected run, attach or status)", cmd);
+	if (strcmp(cmd, "run") && strcmp(cmd, "attach") && strcmp(cmd, "container"))
+		return usage_error(
+			"unknown command '%s' (expected run, attach, container or status)", cmd);
 	optind = 2;
 	opterr = 0; /* one line of our own per error, not getopt's too */
 	while ((c = getopt_long(argc, argv, "+:t:p:s:l:vh", opts, NULL)) != -1) {
@@ -300,6 +312,22 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case 'I':
+			if (!*optarg || strlen(optarg) >= 128 || strchr(optarg, '/') ||
+			    !strcmp(optarg, ".") || !strcmp(optarg, ".."))
+				return usage_error("invalid --id '%s': expected a container id",
+						   optarg);
+			cfg.id = optarg;
+			break;
+		case 'R':
+			errno = 0;
+			ready_fd = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || ready_fd < 3 || ready_fd > INT_MAX ||
+			    fcntl((int)ready_fd, F_GETFD) < 0)
+				return usage_error(
+					"invalid --ready-fd '%s': expected an open fd >= 3",
+					optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -317,16 +345,21 @@ int main(int argc, char **argv)
 		cfg.argv = argv + optind;
 	} else {
 		if (!pid)
-			return usage_error("attach: --pid PID is required");
+			return usage_error("%s: --pid PID is required", cmd);
 		if (optind < argc)
-			return usage_error("attach: unexpected argument '%s'", argv[optind]);
+			return usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
+		if (!strcmp(cmd, "container") && !cfg.id)
+			return usage_error("container: --id ID is required");
 		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
 			fprintf(stderr, PROG ": no process %ld\n", pid);
 			return 1;
 		}
 		cfg.root = (pid_t)pid;
 	}
+	if ((cfg.id || ready_fd >= 0) && strcmp(cmd, "container"))
+		return usage_error("%s: --id and --ready-fd are for container", cmd);
 	cfg.mode = cmd;
+	cfg.ready_fd = (int)ready_fd;
 	r = default_dirs(def_store, sizeof(def_store), def_status, sizeof(def_status));
 	if (r < 0 && !status) {
 		fprintf(stderr, PROG ": cannot create /run/uswap: %s\n", strerror(-r));
@@ -342,6 +375,8 @@ int main(int argc, char **argv)
 	r = pager_init(&pager, store ? store : def_store);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the pager: %m");
+		if (cfg.ready_fd >= 0)
+			dprintf(cfg.ready_fd, "error: cannot start the pager: %s\n", strerror(-r));
 		if (!strcmp(cmd, "run")) {
 			/* Degrade: the command runs unpaged rather than not at all. */
 			log_warn("running %s unpaged", cfg.argv[0]);
@@ -356,7 +391,7 @@ int main(int argc, char **argv)
 		log_error_errno(r, "pager failed: %m");
 		return !strcmp(cmd, "run") && status_code ? WEXITSTATUS(status_code) : 1;
 	}
-	if (!strcmp(cmd, "attach"))
+	if (strcmp(cmd, "run"))
 		return 0;
 	if (WIFSIGNALED(status_code))
 		return 128 + WTERMSIG(status_code);

@@ -28,6 +28,7 @@
 #include "fault.h"
 #include "inject.h"
 #include "space.h"
+#include "uswap/cgroup.h"
 #include "uswap/compat.h"
 #include "uswap/fileio.h"
 #include "uswap/log.h"
@@ -57,12 +58,17 @@ struct manager {
 	bool root_exited;
 	int root_status;
 	int sfd;
-	uint64_t rss;
+	uint64_t rss; /* sum of RssAnon of the managed processes */
+	uint64_t usage; /* what the target applies to: rss, or the container's cgroup usage */
 	uint64_t last_faults;
 	uint64_t last_tick_ns;
 	double faults_per_sec;
 	bool unreachable;
 	uint64_t store_full_since;
+	/* container mode: the root is traced until its exec, then armed; the cgroup names
+	 * the processes to manage and gives the usage the target applies to */
+	bool exec_pending;
+	struct uswap_cgroup cg;
 };
 
 static int probe_features(struct pager *p)
@@ -228,11 +234,28 @@ static void add_children(pid_t pid, pid_t *set, size_t *n)
 	closedir(d);
 }
 
+/* Container mode: every process of the cgroup, but the root while it still waits for its
+ * exec (it is ours to arm then, and already traced). */
+static size_t discover_cgroup(struct manager *m, pid_t *set)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0, k = 0;
+
+	if (uswap_cgroup_procs(&m->cg, &pids, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n && k < MAX_PIDS; i++)
+		if (!(m->exec_pending && pids[i] == m->root) && proc_alive(pids[i]))
+			set[k++] = pids[i];
+	return k;
+}
+
 /* Every live process of the managed tree. */
 static size_t discover(struct manager *m, pid_t *set)
 {
 	size_t n = 0;
 
+	if (m->cg.dirfd >= 0)
+		return discover_cgroup(m, set);
 	if (m->root > 0 && proc_alive(m->root))
 		set[n++] = m->root;
 	for (size_t i = 0; i < m->nt; i++)
@@ -383,6 +406,8 @@ static uint64_t rss_anon(pid_t pid)
 
 static void measure(struct manager *m)
 {
+	uint64_t usage;
+
 	m->rss = 0;
 	for (size_t i = 0; i < m->nt; i++) {
 		uint64_t r;
@@ -394,6 +419,8 @@ static void measure(struct manager *m)
 			m->t[i].sp->rss_anon = r;
 		m->rss += r;
 	}
+	/* A container's target applies to what its memory cgroup is charged. */
+	m->usage = m->cg.dirfd >= 0 && uswap_cgroup_usage(&m->cg, &usage) == 0 ? usage : m->rss;
 }
 
 /* ---- enforcement ---- */
@@ -428,7 +455,7 @@ static bool enforce(struct manager *m)
 	int64_t need;
 
 	m->unreachable = false;
-	if (!target || m->rss <= target)
+	if (!target || m->usage <= target)
 		return false;
 	if (p->store_full) {
 		/* Retry the store every 10 s; meanwhile evicted pages stay in memory. */
@@ -440,7 +467,7 @@ static bool enforce(struct manager *m)
 	if (!exhausted)
 		return false;
 	/* Aim a little below the target so the next refaults do not cross it at once. */
-	need = (int64_t)((m->rss - target + target / 50) / PAGE_SIZE_4K);
+	need = (int64_t)((m->usage - target + target / 50) / PAGE_SIZE_4K);
 	while (need > 0 && now_ns() < deadline) {
 		struct space *sp = largest_space(m, exhausted);
 		long got;
@@ -510,6 +537,7 @@ static void write_status(struct manager *m, const char *state)
 		return;
 	st.shim_pid = getpid();
 	snprintf(st.mode, sizeof(st.mode), "%s", m->cfg->mode);
+	snprintf(st.id, sizeof(st.id), "%s", m->cfg->id ? m->cfg->id : "");
 	st.target_bytes = m->cfg->target;
 	st.rss_anon_bytes = m->rss;
 	pthread_mutex_lock(&p->lock);
@@ -655,6 +683,84 @@ static int wait_event_stop(pid_t pid, int *ret_status)
 	}
 }
 
+/* pid sits at its PTRACE_EVENT_EXEC stop: arm the new image before its first instruction,
+ * then let it go. */
+static int arm_at_exec(struct manager *m, pid_t pid)
+{
+	struct inject in = { 0 };
+	struct space *sp = NULL;
+	uint64_t ip;
+	int r, st;
+
+	/* Not at the exec stop itself (the kernel still writes execve's result there): take
+	 * the next stop, before any instruction of the new image runs. */
+	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	r = wait_event_stop(pid, &st);
+	if (r == -ESRCH) {
+		m->root_exited = true;
+		m->root_status = st;
+		return 0;
+	}
+	if (r < 0) {
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+		return r;
+	}
+	r = inject_find_syscall_ip(pid, &ip);
+	if (r == 0)
+		r = inject_prepare(&in, pid, pid, ip);
+	if (r == 0)
+		r = space_arm(m->p, pid, &in, &sp);
+	if (r < 0)
+		log_warn_errno(r, "pid %d: cannot be paged (%m); it runs unpaged", pid);
+	if (in.seized || r < 0)
+		inject_detach(&in);
+	if (!in.seized && r < 0)
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+	track_add(m, pid, sp, false);
+	return 0;
+}
+
+/* Container mode: trace the runtime's init process until it execs the container's program.
+ * The hook starts us while it waits in runc create; the exec comes with runc start. */
+static int seize_container(struct manager *m)
+{
+	int r = uswap_cgroup_find_for_pid(m->root, &m->cg);
+
+	if (r < 0)
+		return log_error_errno(r, "pid %d: no memory cgroup found: %m", m->root);
+	if (ptrace(PTRACE_SEIZE, m->root, 0, PTRACE_O_TRACEEXEC) < 0)
+		return log_error_errno(-errno, "cannot trace pid %d: %m", m->root);
+	m->exec_pending = true;
+	log_info("container %s: init pid %d, memory cgroup %s (v%d)", m->cfg->id, m->root,
+		 m->cg.path, m->cg.version);
+	return 0;
+}
+
+/* The traced root stopped or exited (container mode, before its exec). false: nothing to
+ * collect after all. */
+static bool root_event(struct manager *m)
+{
+	int st;
+	pid_t r = waitpid(m->root, &st, __WALL | WNOHANG);
+
+	if (r <= 0)
+		return false;
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
+		m->exec_pending = false;
+		m->root_exited = true;
+		m->root_status = st;
+	} else if (st >> 16 == PTRACE_EVENT_EXEC) {
+		m->exec_pending = false;
+		if (arm_at_exec(m, m->root) < 0)
+			log_warn("pid %d: could not be armed at exec", m->root);
+	} else if (WIFSTOPPED(st)) {
+		/* A signal for it, or a group stop: pass it on. */
+		ptrace(PTRACE_CONT, m->root, 0, st >> 16 ? 0 : WSTOPSIG(st));
+	}
+	return true;
+}
+
 static int spawn(struct manager *m, char *const *argv)
 {
 	int go[2], err[2], st, r, child_errno = 0;
@@ -712,35 +818,7 @@ static int spawn(struct manager *m, char *const *argv)
 	close(err[0]);
 	if (r < 0)
 		return r;
-	/* Not at the exec stop itself (the kernel still writes execve's result there): take
-	 * the next stop, before any instruction of the new image runs. */
-	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
-	ptrace(PTRACE_CONT, pid, 0, 0);
-	r = wait_event_stop(pid, &st);
-	if (r == 0) {
-		struct inject in;
-		struct space *sp = NULL;
-		uint64_t ip;
-
-		r = inject_find_syscall_ip(pid, &ip);
-		if (r == 0)
-			r = inject_prepare(&in, pid, pid, ip);
-		if (r == 0)
-			r = space_arm(m->p, pid, &in, &sp);
-		if (r < 0)
-			log_warn_errno(r, "pid %d: cannot be paged (%m); it runs unpaged", pid);
-		if (in.seized || r < 0)
-			inject_detach(&in);
-		track_add(m, pid, sp, false);
-		return 0;
-	}
-	if (r == -ESRCH) {
-		m->root_exited = true;
-		m->root_status = st;
-		return 0;
-	}
-	ptrace(PTRACE_DETACH, pid, 0, 0);
-	return r;
+	return arm_at_exec(m, pid);
 }
 
 static void reap(struct manager *m)
@@ -752,7 +830,16 @@ static void reap(struct manager *m)
 		 * injection runs now, so a stopped tracee is a thread whose seize we gave up
 		 * waiting for (it was inside a kernel-mode fault): let it go, or it would stay
 		 * stopped and traced forever. */
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid == 0)
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL | WNOWAIT) < 0 ||
+		    si.si_pid == 0)
+			return;
+		if (si.si_pid == m->root && m->exec_pending) {
+			if (!root_event(m))
+				return;
+			continue;
+		}
+		if (waitid(P_PID, (id_t)si.si_pid, &si, WEXITED | WNOHANG | __WALL) < 0 ||
+		    si.si_pid == 0)
 			return;
 		if (si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED) {
 			inject_release(si.si_pid);
@@ -801,9 +888,26 @@ static int take_signal(struct manager *m)
 	return stop;
 }
 
+/* Tell whoever started us (the hook) that we are ready, or why not, in one line. */
+static void tell_ready(int fd, int r)
+{
+	char line[256];
+	int n;
+
+	if (fd < 0)
+		return;
+	errno = -r;
+	n = r < 0 ? snprintf(line, sizeof(line), "error: %m\n") :
+		    snprintf(line, sizeof(line), "ok %d\n", (int)getpid());
+	if (write(fd, line, (size_t)n) < 0) {
+		/* The hook gave up waiting; it reports that itself. */
+	}
+	close(fd);
+}
+
 int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 {
-	struct manager m = { .p = p, .cfg = cfg, .root = cfg->root };
+	struct manager m = { .p = p, .cfg = cfg, .root = cfg->root, .cg = USWAP_CGROUP_INIT };
 	_cleanup_free_ pid_t *set = calloc(MAX_PIDS, sizeof(*set));
 	bool stopping = false, busy = false;
 	uint64_t status_due = 0;
@@ -820,6 +924,11 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 	if (!strcmp(cfg->mode, "run")) {
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 		r = spawn(&m, cfg->argv);
+		if (r < 0)
+			goto out;
+	} else if (!strcmp(cfg->mode, "container")) {
+		r = seize_container(&m);
+		tell_ready(cfg->ready_fd, r);
 		if (r < 0)
 			goto out;
 	}
@@ -872,6 +981,7 @@ out:
 		space_destroy(p, sp);
 	}
 	store_close(&p->store);
+	uswap_cgroup_close(&m.cg);
 	free(m.t);
 	close(m.sfd);
 	return r;

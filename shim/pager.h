@@ -147,11 +147,13 @@ void space_drop_range(struct pager *p, struct space *sp, uint64_t start, uint64_
 
 /* pager.c: the manager loop. */
 struct pager_cfg {
-	const char *mode; /* "run" or "attach" */
+	const char *mode; /* "run", "attach" or "container" */
 	uint64_t target; /* bytes, 0 = none */
 	const char *status_path;
 	char *const *argv; /* run: the command */
-	pid_t root; /* attach: the pid */
+	pid_t root; /* attach: the pid; container: the runtime's init process, armed at exec */
+	const char *id; /* container: its id (status) */
+	int ready_fd; /* container: gets "ok\n" or one error line once the pager is ready; -1 */
 };
 
 int pager_init(struct pager *p, const char *store_dir);

@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# runc_uswap: a runc container annotated io.uswap.enabled=true, io.uswap.target=64Mi, with
+# uswap-hook as its createRuntime and poststop hook. memload-static fills 256 MiB; the
+# container's memory cgroup must be held within 15% of 64 MiB, every byte verifies after a
+# rewrite, and after `runc delete` no pager, status, pid, log or store file is left. An
+# unannotated container runs untouched (no pager), and a bad annotation makes runc refuse
+# the container with one line naming the key.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=runc_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/runc_lib.sh"
+
+lib_init
+require_runc
+[[ -n ${USWAP_HOOK:-} && -x ${USWAP_HOOK:-} ]] || fail "USWAP_HOOK='${USWAP_HOOK:-}' is not an executable"
+run=$T/run
+stores=$T/stores
+id="" # set by runc_new_id
+
+# bundle_with_hook DIR ANNOTATION... -- ARGS...: a bundle whose hooks are uswap-hook.
+bundle_with_hook() {
+	local dir=$1 stage
+	local -a opts=()
+	shift
+	while (($#)) && [[ $1 != -- ]]; do
+		opts+=(--annotation "$1")
+		shift
+	done
+	for stage in createRuntime poststop; do
+		opts+=(--hook "$stage" "$USWAP_HOOK" --hook-arg --shim --hook-arg "$USWAP_SHIM"
+			--hook-arg --store-root --hook-arg "$stores" --hook-arg --run-dir
+			--hook-arg "$run" --hook-arg "$stage" --hook-timeout 30)
+	done
+	make_bundle "$dir" --memory 512M "${opts[@]}" "$@"
+}
+
+cgroup_at_target() { (($(cgroup_mem_usage "$1") <= TARGET_SLACK)); }
+
+# ---- an annotated container is held at its target ----
+
+runc_new_id id
+b=$T/$id
+bundle_with_hook "$b" io.uswap.enabled=true io.uswap.target=64Mi -- /bin/memload-static \
+	--size 256 --wait --ops verify,rewrite,verify --ready /out/ready --result /out/result
+runc_run_detached "$id" "$b" || fail "runc run -d $id failed: $(tail -n 5 "$T/runc-$id.out")"
+STATUS=$run/$id.json
+[[ -s $run/$id.pid ]] || fail "uswap-hook left no pid file $run/$id.pid"
+shim=$(<"$run/$id.pid")
+track "$shim"
+runc_wait_ready "$id" "$b/out/ready"
+cg=$(runc_cgroup_path "$id") || fail "no memory cgroup for $id"
+wait_status "$STATUS" evicted_pages gt 0 "$TIMEOUT" || fail "the container's pager evicted nothing"
+poll_until "$TIMEOUT" cgroup_at_target "$cg" ||
+	fail "cgroup usage $(mib "$(cgroup_mem_usage "$cg")") not <= $(mib "$TARGET_SLACK")"
+note "container $id: cgroup usage $(mib "$(cgroup_mem_usage "$cg")"), evicted" \
+	"$(status_get "$STATUS" evicted_pages) pages, pager pid $shim"
+[[ $(status_get "$STATUS" mode) == container && $(status_get "$STATUS" id) == "$id" ]] ||
+	fail "status does not name container $id: $(cat "$STATUS")"
+kill -USR1 "$READY_PID"
+wait_for "$b/out/result" "$RUN_TIMEOUT" || fail "memload wrote no result"
+[[ $(<"$b/out/result") == 0 ]] || fail "memload in $id exited $(<"$b/out/result")"
+! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
+runc_wait_stopped "$id" || fail "container $id did not stop"
+runc_kill_delete "$id" || fail "container $id left something behind"
+wait_gone "$shim" "$TIMEOUT" || fail "pager $shim still running after runc delete"
+left=$(find "$run" "$stores" -mindepth 1 2>/dev/null)
+[[ -z $left ]] || fail "files left after runc delete: $left"
+note "annotated container verified, pager and files gone"
+
+# ---- an unannotated container is left alone ----
+
+runc_new_id id
+b=$T/$id
+bundle_with_hook "$b" -- /bin/memload-static --size 32 --wait --ops verify --ready /out/ready \
+	--result /out/result
+runc_run_detached "$id" "$b" || fail "runc run -d $id failed"
+runc_wait_ready "$id" "$b/out/ready"
+[[ ! -e $run/$id.pid && ! -e $run/$id.json ]] || fail "a pager was started for $id"
+kill -USR1 "$READY_PID"
+wait_for "$b/out/result" "$TIMEOUT" || fail "unannotated memload wrote no result"
+[[ $(<"$b/out/result") == 0 ]] || fail "unannotated memload exited $(<"$b/out/result")"
+[[ ! -e $run/$id.pid && ! -e $run/$id.json ]] || fail "a pager was started for $id"
+runc_kill_delete "$id" || fail "container $id left something behind"
+
+# ---- a bad annotation refuses the container ----
+
+runc_new_id id
+b=$T/$id
+bundle_with_hook "$b" io.uswap.enabled=true io.uswap.target=12X -- /bin/true
+runc_run_detached "$id" "$b" && fail "runc ran $id despite io.uswap.target=12X"
+# runc logs the hook's stderr with its quotes escaped
+grep -qE 'uswap-hook: container [^ ]+: invalid annotation io\.uswap\.target=\\?"12X\\?": expected' \
+	"$T/runc-$id.out" ||
+	fail "runc's error does not carry the hook's message: $(tail -n 3 "$T/runc-$id.out")"
+note "refused with the hook's message"
+runc_kill_delete "$id" >/dev/null 2>&1
+echo "PASS: runc container paged by annotation, unannotated one untouched, bad one refused"
