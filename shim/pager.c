@@ -376,11 +376,13 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 				log_info("pid %d: forked child adopted", pid);
 		} else {
 			r = space_arm(p, pid, NULL, &sp);
-			if (r < 0) {
+			if (r < 0 && !proc_alive(pid))
+				log_debug_errno(r, "pid %d: exited while being armed: %m", pid);
+			else if (r < 0)
 				log_warn_errno(r, "pid %d: cannot be paged (%m); it runs unpaged",
 					       pid);
+			if (r < 0)
 				sp = NULL;
-			}
 		}
 		track_add(m, pid, sp, alias);
 	}
