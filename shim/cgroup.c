@@ -94,26 +94,6 @@ static char *next_line(char **cursor)
 	return line;
 }
 
-/* Decimal digits at *p, at least one, no sign or blanks; overflow is an error. */
-static int parse_u64(const char **p, uint64_t *ret)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return -EBADMSG;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		uint64_t d = (uint64_t)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -EBADMSG;
-		v = v * 10 + d;
-	}
-	*p = s;
-	*ret = v;
-	return 0;
-}
-
 static int expect_str(const char **p, const char *word)
 {
 	size_t n = strlen(word);
@@ -130,7 +110,7 @@ static int parse_number_file(const char *buf, uint64_t *ret)
 	const char *p = buf;
 	uint64_t v;
 
-	if (parse_u64(&p, &v) < 0)
+	if (uswap_parse_decimal(&p, &v) < 0)
 		return -EBADMSG;
 	if (*p == '\n')
 		p++;
@@ -281,7 +261,7 @@ static int parse_keyed_line(const char *line, struct want_key *want, size_t n)
 	if (!sp || sp == line)
 		return -EBADMSG;
 	p = sp + 1;
-	r = parse_u64(&p, &v);
+	r = uswap_parse_decimal(&p, &v);
 	if (r < 0 || *p)
 		return -EBADMSG;
 	for (size_t i = 0; i < n; i++) {
@@ -358,7 +338,7 @@ static int parse_fixed(const char **p, double *ret)
 	const char *s = *p;
 	uint64_t ip, frac = 0, scale = 1;
 
-	if (parse_u64(&s, &ip) < 0)
+	if (uswap_parse_decimal(&s, &ip) < 0)
 		return -EBADMSG;
 	/* A percentage; the bound keeps the mantissa exact in a double. */
 	if (ip > 1000000000 || *s++ != '.' || *s < '0' || *s > '9')
@@ -383,7 +363,7 @@ static int parse_psi_line(const char *p, double *ret_avg10, uint64_t *ret_total)
 	if (expect_str(&p, " avg10=") < 0 || parse_fixed(&p, &avg10) < 0 ||
 	    expect_str(&p, " avg60=") < 0 || parse_fixed(&p, &ignored) < 0 ||
 	    expect_str(&p, " avg300=") < 0 || parse_fixed(&p, &ignored) < 0 ||
-	    expect_str(&p, " total=") < 0 || parse_u64(&p, &total) < 0 || *p)
+	    expect_str(&p, " total=") < 0 || uswap_parse_decimal(&p, &total) < 0 || *p)
 		return -EBADMSG;
 	*ret_avg10 = avg10;
 	*ret_total = total;
@@ -468,7 +448,7 @@ static int parse_procs(char *buf, struct pidvec *pv)
 		uint64_t pid;
 		int r;
 
-		if (parse_u64(&p, &pid) < 0 || *p || pid == 0 || pid > INT32_MAX)
+		if (uswap_parse_decimal(&p, &pid) < 0 || *p || pid == 0 || pid > INT32_MAX)
 			return -EBADMSG;
 		r = pidvec_push(pv, (pid_t)pid);
 		if (r < 0)
@@ -593,7 +573,7 @@ static int parse_proc_cgroup_line(char *line, struct proc_cgroup *pc)
 	*c1 = *c2 = '\0';
 	ctrl = c1 + 1;
 	path = c2 + 1;
-	if (parse_u64(&p, &id) < 0 || *p || path[0] != '/')
+	if (uswap_parse_decimal(&p, &id) < 0 || *p || path[0] != '/')
 		return -EBADMSG;
 	/* Hierarchy 0 is cgroup2, which has no controller list here; every v1 one has one. */
 	if ((id == 0) != (*ctrl == '\0'))

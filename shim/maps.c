@@ -51,25 +51,6 @@ static int parse_hex(const char **p, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
-static int parse_dec(const char **p, uint64_t *ret)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return -EBADMSG;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		uint64_t d = (uint64_t)(*s - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -EBADMSG;
-		v = v * 10 + d;
-	}
-	*p = s;
-	*ret = v;
-	return 0;
-}
-
 static int expect_char(const char **p, char c)
 {
 	if (**p != c)
@@ -124,7 +105,7 @@ static int parse_line(const char *line, struct uswap_vma *ret)
 	    (r = parse_hex(&p, UINT64_MAX, &v.offset)) < 0 || (r = expect_char(&p, ' ')) < 0 ||
 	    (r = parse_hex(&p, UINT32_MAX, &major)) < 0 || (r = expect_char(&p, ':')) < 0 ||
 	    (r = parse_hex(&p, UINT32_MAX, &minor)) < 0 || (r = expect_char(&p, ' ')) < 0 ||
-	    (r = parse_dec(&p, &v.inode)) < 0)
+	    (r = uswap_parse_decimal(&p, &v.inode)) < 0)
 		return r;
 	if (v.start >= v.end)
 		return -EBADMSG;

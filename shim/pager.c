@@ -391,17 +391,10 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 static uint64_t rss_anon(pid_t pid)
 {
 	char path[64], buf[4096], *s;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	s = strstr(buf, "RssAnon:");
 	return s ? strtoull(s + 8, NULL, 10) * 1024 : 0;
 }

@@ -58,29 +58,9 @@ static struct {
 	size_t nbad;
 } A = { .size_mib = 256, .seed = 1 };
 
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
+#define die(...) wl_exit(1, PROG, "ERROR: ", __VA_ARGS__)
 
-	fprintf(stderr, PROG ": ERROR: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static void bad_arg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
+#define bad_arg(...) wl_exit(2, PROG, "", __VA_ARGS__)
 
 static void mark(const char *what)
 {

@@ -18,17 +18,7 @@
 #define PROG "grower"
 #define STEP (1UL << 20)
 
-__attribute__((format(printf, 1, 2), noreturn)) static void bad_arg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
+#define bad_arg(...) wl_exit(2, PROG, "", __VA_ARGS__)
 
 int main(int argc, char **argv)
 {

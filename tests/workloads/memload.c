@@ -764,17 +764,7 @@ static void usage(FILE *f)
 		"Exit status: 0 verified, 1 mismatch or error, 2 bad arguments.\n");
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void bad_arg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
+#define bad_arg(...) wl_exit(2, PROG, "", __VA_ARGS__)
 
 static void parse_ops(char *list)
 {

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -166,6 +167,20 @@ static inline int wl_write_atomic(const char *path, const char *text)
 		return r;
 	}
 	return 0;
+}
+
+/* Print "PROG: PREFIX" and the message on stderr, then exit with code (2: bad arguments). */
+__attribute__((format(printf, 4, 5), noreturn)) static inline void
+wl_exit(int code, const char *prog, const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s", prog, prefix);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
 }
 
 static inline double wl_now(void)
