@@ -254,6 +254,12 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 	uint64_t page = addr & PAGE_MASK_4K;
 	struct slot *s = pmap_get(&sp->map, page);
 	bool first_touch = !s || s->state == SLOT_CANCELLED;
+
+	if (!first_touch && sp->inherit_unchecked) {
+		/* Possibly a wipe-on-fork page: wait until the child's ranges are known. */
+		defer(sp, addr, flags, t0);
+		return 1;
+	}
 	int r = fault_fill_page(p, sp, page, flags & UFFD_PAGEFAULT_FLAG_WRITE);
 
 	if (r == -ENODEV)

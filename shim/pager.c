@@ -334,6 +334,29 @@ static void check_spaces(struct manager *m)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* A fork child not identified within a second: check its inherited entries against its
+ * parent's flags rather than let its faults wait any longer. */
+static void check_stale_children(struct pager *p)
+{
+	bool woke = false;
+
+	pthread_mutex_lock(&p->lock);
+	for (struct space *sp = p->spaces; sp; sp = sp->next) {
+		pid_t parent = sp->parent ? sp->parent->pid : 0;
+
+		if (!sp->inherit_unchecked || sp->pid || now_ns() - sp->born_ns < 1000000000ull)
+			continue;
+		log_warn("a fork child of pid %d was not identified in 1 s: using its parent's "
+			 "wipe-on-fork ranges",
+			 (int)parent);
+		space_check_inherited(p, sp, parent);
+		woke = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (woke)
+		pager_wake_faults(p);
+}
+
 static struct space *find_unidentified(struct manager *m, pid_t pid)
 {
 	struct pager *p = m->p;
@@ -369,6 +392,10 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 		if (sp) {
 			alias = true;
 		} else if ((sp = find_unidentified(m, pid))) {
+			pthread_mutex_lock(&p->lock);
+			space_check_inherited(p, sp, pid);
+			pthread_mutex_unlock(&p->lock);
+			pager_wake_faults(p);
 			r = space_adopt(p, sp);
 			if (r < 0)
 				log_warn_errno(r, "pid %d: adopting forked child failed: %m", pid);
@@ -590,6 +617,7 @@ static size_t restore_space(struct pager *p, struct space *sp)
 	size_t failed = 0;
 
 	pthread_mutex_lock(&p->lock);
+	space_check_inherited(p, sp, sp->pid ? sp->pid : sp->parent ? sp->parent->pid : 0);
 	pmap_for_range(&sp->map, 0, UINT64_MAX, list_addr, &l);
 	for (size_t i = 0; i < l.n && !sp->dead; i++) {
 		int r, tries = 0;
@@ -942,6 +970,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 			if (tree_empty(&m, nset))
 				break;
 			adopt_new(&m, set, nset);
+			check_stale_children(p);
 			measure(&m);
 			busy = enforce(&m);
 			if (now_ns() >= status_due) {

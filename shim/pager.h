@@ -81,6 +81,10 @@ struct space {
 	int id_page; /* id page index carrying id_token, -1 if none yet */
 	uint64_t id_token;
 	bool forked; /* may share pages with a child: make pages exclusive before MOVE */
+	/* A fork child whose inherited entries are not yet checked against its wipe-on-fork
+	 * ranges: its faults on them wait (space_check_inherited). */
+	bool inherit_unchecked;
+	uint64_t born_ns;
 	bool pm_self; /* process_madvise(PIDFD_SELF) allowed in the target */
 	bool dead;
 	bool stash_dirty; /* stash may hold pages (inherited through fork) */

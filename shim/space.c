@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "inject.h"
 #include "space.h"
 #include "uswap/compat.h"
 #include "uswap/fileio.h"
@@ -450,9 +451,7 @@ static bool flags_nocopy(const char *line)
 	return false;
 }
 
-/* Drop child's entries wherever parent's VMAs are not copied by fork: the child must read
- * zeros in a wipe-on-fork range, never the parent's evicted copy. Lock held. */
-static void drop_nocopy(struct pager *p, struct space *parent, struct space *child)
+void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
@@ -460,11 +459,18 @@ static void drop_nocopy(struct pager *p, struct space *parent, struct space *chi
 	char path[64];
 	size_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)parent->pid);
+	if (!child->inherit_unchecked)
+		return;
+	child->inherit_unchecked = false;
+	if (pid <= 0) {
+		log_warn("a fork child's wipe-on-fork ranges are unknown (its parent is gone)");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || uswap_read_all(fd, 256u << 20, &buf, &len) < 0) {
-		log_warn("pid %d: cannot read %s: wipe-on-fork ranges of its child are unknown",
-			 parent->pid, path);
+		log_warn("pid %d: cannot read %s: wipe-on-fork ranges of a fork child unknown",
+			 (int)pid, path);
 		return;
 	}
 	for (char *line = buf, *next; *line; line = next) {
@@ -521,8 +527,11 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 						     c->pages[i]) < 0)
 						slot_unref(p, c->pages[i]);
 				}
-	if (sp->map.npages && parent->pid)
-		drop_nocopy(p, parent, sp);
+	/* Until its wipe-on-fork ranges are known (the parent's flags may change right after
+	 * fork returns; the child's keep the state fork saw), the child's faults on these
+	 * entries wait. */
+	sp->inherit_unchecked = sp->map.npages > 0;
+	sp->born_ns = now_ns();
 	memcpy(sp->q, parent->q, sizeof(sp->q));
 	sp->nq = parent->nq;
 	sp->next = p->spaces;

@@ -13,6 +13,12 @@ int space_arm(struct pager *p, pid_t pid, struct inject *in, struct space **ret)
  * Lock held. */
 struct space *space_new_forked(struct pager *p, struct space *parent, int uffd);
 
+/* Drop fork child sp's inherited entries in the ranges fork did not copy (MADV_WIPEONFORK
+ * reads zeros, MADV_DONTFORK is unmapped), as the VmFlags in /proc/PID/smaps show them, and
+ * release its waiting faults. pid: the child once identified (its VMAs keep the flags), or
+ * the parent as a fallback. Lock held. */
+void space_check_inherited(struct pager *p, struct space *sp, pid_t pid);
+
 /* Give identified fork child sp its own uffd inside the target and free its inherited
  * stash. 0 or -errno. */
 int space_adopt(struct pager *p, struct space *sp);
