@@ -544,3 +544,44 @@ require_runc() {
 	fi
 	fail "trial runc container failed (exit $rc): $out"
 }
+
+# ---- uswap-hook ----
+
+# require_hook: uswap-hook must be built; HOOK_RUN and HOOK_STORES are its --run-dir and
+# --store-root for this test.
+require_hook() {
+	[[ -n ${USWAP_HOOK:-} && -x ${USWAP_HOOK:-} ]] ||
+		fail "USWAP_HOOK='${USWAP_HOOK:-}' is not an executable"
+	HOOK_RUN=$T/run
+	HOOK_STORES=$T/stores
+}
+
+# uswap_bundle DIR [ANNOTATION...] [-- ARG...]: a bundle with a 512 MiB limit whose
+# createRuntime and poststop hooks are uswap-hook (started with this build's uswap-shim).
+uswap_bundle() {
+	local dir=$1 stage
+	local -a opts=()
+	shift
+	while (($#)) && [[ $1 != -- ]]; do
+		opts+=(--annotation "$1")
+		shift
+	done
+	for stage in createRuntime poststop; do
+		opts+=(--hook "$stage" "$USWAP_HOOK" --hook-arg --shim --hook-arg "$USWAP_SHIM"
+			--hook-arg --store-root --hook-arg "$HOOK_STORES" --hook-arg --run-dir
+			--hook-arg "$HOOK_RUN" --hook-arg "$stage" --hook-timeout 30)
+	done
+	make_bundle "$dir" --memory 512M "${opts[@]}" "$@"
+}
+
+# hook_shim_pid ID: HOOK_SHIM gets the pid of container ID's pager (from the hook's pid
+# file); it is tracked for cleanup.
+hook_shim_pid() {
+	[[ -s $HOOK_RUN/$1.pid ]] || fail "uswap-hook left no pid file $HOOK_RUN/$1.pid"
+	HOOK_SHIM=$(<"$HOOK_RUN/$1.pid")
+	[[ $HOOK_SHIM =~ ^[0-9]+$ ]] || fail "bad pid '$HOOK_SHIM' in $HOOK_RUN/$1.pid"
+	track "$HOOK_SHIM"
+}
+
+# cgroup_at_target DIR: the memory cgroup's usage is within TARGET_SLACK.
+cgroup_at_target() { (($(cgroup_mem_usage "$1") <= TARGET_SLACK)); }

@@ -15,41 +15,19 @@
 
 lib_init
 require_runc
-[[ -n ${USWAP_HOOK:-} && -x ${USWAP_HOOK:-} ]] || fail "USWAP_HOOK='${USWAP_HOOK:-}' is not an executable"
-run=$T/run
-stores=$T/stores
+require_hook
 id="" # set by runc_new_id
-
-# bundle_with_hook DIR ANNOTATION... -- ARGS...: a bundle whose hooks are uswap-hook.
-bundle_with_hook() {
-	local dir=$1 stage
-	local -a opts=()
-	shift
-	while (($#)) && [[ $1 != -- ]]; do
-		opts+=(--annotation "$1")
-		shift
-	done
-	for stage in createRuntime poststop; do
-		opts+=(--hook "$stage" "$USWAP_HOOK" --hook-arg --shim --hook-arg "$USWAP_SHIM"
-			--hook-arg --store-root --hook-arg "$stores" --hook-arg --run-dir
-			--hook-arg "$run" --hook-arg "$stage" --hook-timeout 30)
-	done
-	make_bundle "$dir" --memory 512M "${opts[@]}" "$@"
-}
-
-cgroup_at_target() { (($(cgroup_mem_usage "$1") <= TARGET_SLACK)); }
 
 # ---- an annotated container is held at its target ----
 
 runc_new_id id
 b=$T/$id
-bundle_with_hook "$b" io.uswap.enabled=true io.uswap.target=64Mi -- /bin/memload-static \
+uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=64Mi -- /bin/memload-static \
 	--size 256 --wait --ops verify,rewrite,verify --ready /out/ready --result /out/result
 runc_run_detached "$id" "$b" || fail "runc run -d $id failed: $(tail -n 5 "$T/runc-$id.out")"
-STATUS=$run/$id.json
-[[ -s $run/$id.pid ]] || fail "uswap-hook left no pid file $run/$id.pid"
-shim=$(<"$run/$id.pid")
-track "$shim"
+STATUS=$HOOK_RUN/$id.json
+hook_shim_pid "$id"
+shim=$HOOK_SHIM
 runc_wait_ready "$id" "$b/out/ready"
 cg=$(runc_cgroup_path "$id") || fail "no memory cgroup for $id"
 wait_status "$STATUS" evicted_pages gt 0 "$TIMEOUT" || fail "the container's pager evicted nothing"
@@ -66,7 +44,7 @@ wait_for "$b/out/result" "$RUN_TIMEOUT" || fail "memload wrote no result"
 runc_wait_stopped "$id" || fail "container $id did not stop"
 runc_kill_delete "$id" || fail "container $id left something behind"
 wait_gone "$shim" "$TIMEOUT" || fail "pager $shim still running after runc delete"
-left=$(find "$run" "$stores" -mindepth 1 2>/dev/null)
+left=$(find "$HOOK_RUN" "$HOOK_STORES" -mindepth 1 2>/dev/null)
 [[ -z $left ]] || fail "files left after runc delete: $left"
 note "annotated container verified, pager and files gone"
 
@@ -74,22 +52,22 @@ note "annotated container verified, pager and files gone"
 
 runc_new_id id
 b=$T/$id
-bundle_with_hook "$b" -- /bin/memload-static --size 32 --wait --ops verify --ready /out/ready \
+uswap_bundle "$b" -- /bin/memload-static --size 32 --wait --ops verify --ready /out/ready \
 	--result /out/result
 runc_run_detached "$id" "$b" || fail "runc run -d $id failed"
 runc_wait_ready "$id" "$b/out/ready"
-[[ ! -e $run/$id.pid && ! -e $run/$id.json ]] || fail "a pager was started for $id"
+[[ ! -e $HOOK_RUN/$id.pid && ! -e $HOOK_RUN/$id.json ]] || fail "a pager was started for $id"
 kill -USR1 "$READY_PID"
 wait_for "$b/out/result" "$TIMEOUT" || fail "unannotated memload wrote no result"
 [[ $(<"$b/out/result") == 0 ]] || fail "unannotated memload exited $(<"$b/out/result")"
-[[ ! -e $run/$id.pid && ! -e $run/$id.json ]] || fail "a pager was started for $id"
+[[ ! -e $HOOK_RUN/$id.pid && ! -e $HOOK_RUN/$id.json ]] || fail "a pager was started for $id"
 runc_kill_delete "$id" || fail "container $id left something behind"
 
 # ---- a bad annotation refuses the container ----
 
 runc_new_id id
 b=$T/$id
-bundle_with_hook "$b" io.uswap.enabled=true io.uswap.target=12X -- /bin/true
+uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=12X -- /bin/true
 runc_run_detached "$id" "$b" && fail "runc ran $id despite io.uswap.target=12X"
 # runc logs the hook's stderr with its quotes escaped
 grep -qE 'uswap-hook: container [^ ]+: invalid annotation io\.uswap\.target=\\?"12X\\?": expected' \

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# runc_exec: a second workload started with `runc exec` into a paged container is followed
+# by the container's pager (it is in the container's cgroup, though not a child of its
+# init): both are held at the container's 64 MiB target together and both verify.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=runc_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/runc_lib.sh"
+
+lib_init
+require_runc
+require_hook
+id="" # set by runc_new_id
+
+runc_new_id id
+b=$T/$id
+uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=64Mi -- /bin/memload-static \
+	--size 128 --wait --ops verify,rewrite,verify --ready /out/ready --result /out/result
+runc_run_detached "$id" "$b" || fail "runc run -d $id failed: $(tail -n 5 "$T/runc-$id.out")"
+STATUS=$HOOK_RUN/$id.json
+hook_shim_pid "$id"
+runc_wait_ready "$id" "$b/out/ready"
+first=$READY_PID
+
+runc_cmd exec -d "$id" /bin/memload-static --size 128 --wait --ops verify,rewrite,verify \
+	--ready /out/ready2 --result /out/result2 </dev/null >>"$T/runc-$id.out" 2>&1 ||
+	fail "runc exec -d into $id failed: $(tail -n 3 "$T/runc-$id.out")"
+runc_wait_ready "$id" "$b/out/ready2"
+second=$READY_PID
+note "init memload host pid $first, exec'ed memload host pid $second"
+
+poll_until "$TIMEOUT" status_has_pid "$STATUS" "$second" ||
+	fail "the pager does not follow the exec'ed process: pids $(status_get "$STATUS" pids)"
+cg=$(runc_cgroup_path "$id") || fail "no memory cgroup for $id"
+poll_until "$TIMEOUT" cgroup_at_target "$cg" ||
+	fail "cgroup usage $(mib "$(cgroup_mem_usage "$cg")") not <= $(mib "$TARGET_SLACK")"
+(($(rss_anon "$second") < 128 * MI * 9 / 10)) ||
+	fail "the exec'ed memload was not evicted from: RssAnon $(mib "$(rss_anon "$second")")"
+note "both held: cgroup usage $(mib "$(cgroup_mem_usage "$cg")")"
+
+kill -USR1 "$first" "$second"
+for r in result result2; do
+	wait_for "$b/out/$r" "$RUN_TIMEOUT" || fail "no $r from container $id"
+	[[ $(<"$b/out/$r") == 0 ]] || fail "$r of container $id is $(<"$b/out/$r")"
+done
+! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
+runc_kill_delete "$id" || fail "container $id left something behind"
+wait_gone "$HOOK_SHIM" "$TIMEOUT" || fail "pager $HOOK_SHIM still running after runc delete"
+echo "PASS: runc exec into a paged container: both workloads held at the target and verified"
