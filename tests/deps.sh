@@ -18,6 +18,7 @@ packages=(
 	stress-ng
 	busybox-static
 	runc
+	podman
 )
 
 if [[ $(id -u) -ne 0 ]]; then
