@@ -327,8 +327,11 @@ runc_cgroup_path() {
 
 # runc_pids ID: host pids of every process in the container (its memory cgroup).
 runc_pids() {
-	local dir
-	dir=$(runc_cgroup_path "$1") || return 1
+	local pid dir
+	# Only through a live init: once it exited its pid namespace is empty, and the recorded
+	# cgroup paths (state.json) may name a cgroup that holds other processes.
+	pid=$(runc_container_pid "$1") || return 1
+	dir=$(cgroup_dir "$pid" memory) && [[ -n $dir ]] || return 1
 	cat "$dir/cgroup.procs" 2>/dev/null
 }
 
@@ -464,8 +467,12 @@ runc_leftovers() {
 runc_kill_delete() {
 	local id=$1 st left d
 	if st=$(runc_status "$id"); then
-		# shellcheck disable=SC2046
-		runc_remember_pids "$id" $(runc_pids "$id")
+		# Only a live container has processes to remember: once its init exited, the cgroup
+		# path runc_pids falls back to may list processes that are not the container's.
+		if [[ $st != stopped ]]; then
+			# shellcheck disable=SC2046
+			runc_remember_pids "$id" $(runc_pids "$id")
+		fi
 		if [[ $st != stopped ]]; then
 			runc_cmd kill --all "$id" KILL >>"$T/runc-$id.out" 2>&1
 			runc_wait_stopped "$id" 10 || note "container $id still $(runc_status "$id") after SIGKILL"
