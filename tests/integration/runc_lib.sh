@@ -328,10 +328,11 @@ runc_cgroup_path() {
 # runc_pids ID: host pids of every process in the container (its memory cgroup).
 runc_pids() {
 	local pid dir
-	# Only through a live init: once it exited its pid namespace is empty, and the recorded
-	# cgroup paths (state.json) may name a cgroup that holds other processes.
+	# Only through a live init, and only its own cgroup (runc names it after the container):
+	# an exiting task is moved to the root cgroup, and the recorded paths (state.json) may
+	# name a cgroup that holds other processes, so either would list the whole host.
 	pid=$(runc_container_pid "$1") || return 1
-	dir=$(cgroup_dir "$pid" memory) && [[ -n $dir ]] || return 1
+	dir=$(cgroup_dir "$pid" memory) && [[ ${dir##*/} == "$1" ]] || return 1
 	cat "$dir/cgroup.procs" 2>/dev/null
 }
 
