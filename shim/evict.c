@@ -66,6 +66,9 @@ struct batch {
 	uint64_t guard; /* a page that must stay resident: the seized thread's rseq area */
 	uint64_t nmoved;
 	struct slot **slots; /* per stash page; NULL where nothing was (or will be) moved */
+	/* per stash page: the clean record of a page whose store copy is still valid, taken
+	 * out of sp->clean while the page is in flight; it needs no read-out nor write */
+	struct slot **clean;
 	uint64_t *addrs;
 	bool *moved;
 };
@@ -239,7 +242,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 			continue;
 		pthread_mutex_lock(&p->lock);
 		registered = space_registered(sp, v[i].start, v[i].end);
-		r = registered ? 0 : space_register(sp, v[i].start, v[i].end);
+		r = registered ? 0 : space_register(sp, v[i].start, v[i].end, p->have_wp);
 		pthread_mutex_unlock(&p->lock);
 		if (r < 0) {
 			log_debug_errno(r, "pid %d: cannot register %#lx-%#lx: %m", sp->pid,
@@ -292,17 +295,42 @@ static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t 
  * made; a copy elsewhere (a fork child, a remapped range) becomes stale. Lock held. */
 static void cancel(struct pager *p, struct space *sp, struct batch *b, uint64_t j)
 {
-	struct slot *s = b->slots[j];
+	struct slot *s = b->slots[j], *c = b->clean[j];
+	bool ours;
 
 	if (!s)
 		return;
-	if (pmap_get(&sp->map, b->addrs[j]) == s) {
+	ours = pmap_get(&sp->map, b->addrs[j]) == s;
+	if (ours) {
 		pmap_set(&sp->map, b->addrs[j], NULL);
 		slot_unref(p, s);
+	}
+	if (c) {
+		/* A page never moved is still in place and still write-protected (its write
+		 * faults waited for this batch): it stays clean. A page moved back is not. */
+		if (!(ours && !b->moved[j] && pmap_set(&sp->clean, b->addrs[j], c) == 0))
+			slot_unref(p, c);
+		b->clean[j] = NULL;
 	}
 	s->state = SLOT_CANCELLED;
 	slot_unref(p, s); /* the batch's */
 	b->slots[j] = NULL;
+}
+
+/* If page j of the batch is clean, the batch takes its record: once moved, the page's
+ * content is its store copy. A record shared with a fork sibling stays theirs, and the page
+ * is evicted like a written one. Lock held. */
+static void take_clean(struct pager *p, struct space *sp, struct batch *b, uint64_t j)
+{
+	struct slot *c = pmap_get(&sp->clean, b->addrs[j]);
+
+	if (!c)
+		return;
+	pmap_set(&sp->clean, b->addrs[j], NULL);
+	if (c->refs == 1 && c->state == SLOT_STORED)
+		b->clean[j] = c;
+	else
+		slot_unref(p, c);
 }
 
 /* Create PENDING entries for the pages of runs [k0,k1), so that a fault on a page moved a
@@ -334,9 +362,9 @@ static void make_pending(struct pager *p, struct space *sp, struct batch *b, siz
 				break;
 			}
 			slot_ref(s); /* the batch's own reference */
-			p->evicted_pages++;
 			b->slots[j] = s;
 			b->addrs[j] = a;
+			take_clean(p, sp, b, j);
 		}
 	}
 }
@@ -473,7 +501,9 @@ static int guard_rseq(struct pager *p, struct space *sp, struct inject *in, stru
 	b->guard = conf.ptr & PAGE_MASK_4K;
 	pthread_mutex_lock(&p->lock);
 	if (!entry_free(p, sp, b->guard))
-		r = fault_fill_page(p, sp, b->guard, true);
+		r = fault_fill_page(p, sp, b->guard, FILL_WRITE);
+	else if (pmap_get(&sp->clean, b->guard))
+		r = fault_unprotect(p, sp, b->guard);
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }
@@ -588,7 +618,7 @@ static int read_out(struct space *sp, struct batch *b)
 	size_t nl = 0;
 
 	for (uint64_t i = 0; i <= b->npages; i++) {
-		if (i < b->npages && b->slots[i]) {
+		if (i < b->npages && b->slots[i] && !b->clean[i]) {
 			void *page = b->slots[i]->data;
 
 			if (!page) {
@@ -616,15 +646,38 @@ static int read_out(struct space *sp, struct batch *b)
 	return 0;
 }
 
-/* The stash is read: make the slots servable from memory, free the stash. */
+/* The stash is read: make the slots servable, from memory or, for clean pages, from the
+ * store copy they take over. */
 static void publish(struct pager *p, struct batch *b)
 {
 	pthread_mutex_lock(&p->lock);
-	for (uint64_t i = 0; i < b->npages; i++)
-		if (b->slots[i])
-			b->slots[i]->state = SLOT_MEM;
+	for (uint64_t i = 0; i < b->npages; i++) {
+		struct slot *s = b->slots[i], *c = b->clean[i];
+
+		if (!s)
+			continue;
+		if (!c) {
+			s->state = SLOT_MEM;
+			continue;
+		}
+		s->val = c->val;
+		s->csum = c->csum;
+		s->state = SLOT_STORED;
+		c->state = SLOT_CANCELLED; /* its store page now belongs to s */
+		slot_unref(p, c);
+		b->clean[i] = NULL;
+		p->evictions_clean++;
+	}
 	pthread_mutex_unlock(&p->lock);
 	pager_wake_faults(p);
+}
+
+/* Forget every clean record: their store pages become free for the next try of a full store
+ * (the pages stay write-protected; a write then only clears that). Lock held. */
+static void drop_clean_records(struct pager *p)
+{
+	for (struct space *sp = p->spaces; sp; sp = sp->next)
+		pmap_drop(p, &sp->clean, 0, UINT64_MAX);
 }
 
 static int store_out(struct pager *p, struct space *sp, struct batch *b)
@@ -641,8 +694,8 @@ static int store_out(struct pager *p, struct space *sp, struct batch *b)
 		struct slot *s = b->slots[i];
 		uint64_t v;
 
-		if (!s || s->refs == 1)
-			continue; /* faulted back in or discarded already: nothing to keep */
+		if (!s || s->refs == 1 || s->state != SLOT_MEM)
+			continue; /* faulted back in or discarded already, or clean and stored */
 		if (page_is_filled(s->data, &v)) {
 			free(s->data);
 			s->data = NULL;
@@ -655,24 +708,28 @@ static int store_out(struct pager *p, struct space *sp, struct batch *b)
 		pages[n].cookie = s;
 		n++;
 	}
-	store_alloc(&p->store, idx, n);
-	for (size_t i = 0; i < n; i++)
+	r = store_alloc(&p->store, idx, n);
+	for (size_t i = 0; i < n && r == 0; i++)
 		pages[i].idx = idx[i];
 	pthread_mutex_unlock(&p->lock);
-	r = store_write(&p->store, pages, n);
+	if (r == 0)
+		r = store_write(&p->store, pages, n);
 	pthread_mutex_lock(&p->lock);
+	if (r == 0)
+		p->store_writes += n;
 	if (r < 0) {
 		/* The store is full (or failing): nothing may be lost, and the pager's own heap is
 		 * no place to keep evicted memory either. Put the batch back into the workload;
 		 * a page whose entry moved meanwhile stays servable from memory. Eviction
 		 * pauses (enforce). */
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n && r != -ENOMEM; i++)
 			store_release(&p->store, idx[i]);
 		p->store_full = true;
+		drop_clean_records(p);
 		for (uint64_t j = 0; j < b->npages; j++)
 			if (b->slots[j] && b->slots[j]->state == SLOT_MEM &&
 			    pmap_get(&sp->map, b->addrs[j]) == b->slots[j])
-				fault_fill_page(p, sp, b->addrs[j], true);
+				fault_fill_page(p, sp, b->addrs[j], FILL_WRITE);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			struct slot *s = pages[i].cookie;
@@ -725,6 +782,7 @@ static void move_back(struct pager *p, struct space *sp, struct batch *b)
 static void batch_free(struct batch *b)
 {
 	free(b->slots);
+	free(b->clean);
 	free(b->addrs);
 	free(b->moved);
 	free(b);
@@ -743,9 +801,10 @@ long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 	if (r < 0 || !b->npages)
 		goto out;
 	b->slots = calloc(b->npages, sizeof(*b->slots));
+	b->clean = calloc(b->npages, sizeof(*b->clean));
 	b->addrs = calloc(b->npages, sizeof(*b->addrs));
 	b->moved = calloc(b->npages, sizeof(*b->moved));
-	if (!b->slots || !b->addrs || !b->moved) {
+	if (!b->slots || !b->clean || !b->addrs || !b->moved) {
 		r = -ENOMEM;
 		goto out;
 	}

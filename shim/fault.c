@@ -61,14 +61,21 @@ static void record_latency(struct pager *p, uint64_t t0)
 	p->fstats.hist[b]++;
 }
 
-static int uffd_copy(int uffd, uint64_t dst, const void *src)
+/* COPY one page; write-protected if wp (a VMA registered without WP mode refuses that with
+ * EINVAL: then it is mapped writable). */
+static int uffd_copy(int uffd, uint64_t dst, const void *src, bool wp)
 {
-	struct uffdio_copy cp = { .dst = dst, .src = (uint64_t)src, .len = PAGE_SIZE_4K };
+	struct uffdio_copy cp = { .dst = dst,
+				  .src = (uint64_t)src,
+				  .len = PAGE_SIZE_4K,
+				  .mode = wp ? UFFDIO_COPY_MODE_WP : 0 };
 
 	if (ioctl(uffd, UFFDIO_COPY, &cp) == 0)
-		return 0;
+		return 1 + wp;
 	if (cp.copy == -EEXIST || errno == EEXIST)
 		return -EEXIST;
+	if (wp && errno == EINVAL)
+		return uffd_copy(uffd, dst, src, false);
 	return -errno;
 }
 
@@ -161,8 +168,21 @@ static int page_source(struct pager *p, struct space *sp, uint64_t page, struct 
 	}
 }
 
-int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write)
+/* Page holds the content of slot s again, mapped write-protected if protected: keep s as its
+ * clean record (the store copy stays valid until the page is written), or drop it. */
+static void filled(struct pager *p, struct space *sp, uint64_t page, struct slot *s, bool protected)
 {
+	pmap_set(&sp->map, page, NULL);
+	if (protected && pmap_set(&sp->clean, page, s) == 0)
+		return;
+	/* Without a record a write-protect fault there is only resolved. */
+	slot_unref(p, s);
+}
+
+int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, unsigned flags)
+{
+	bool write = flags & FILL_WRITE;
+
 	for (;;) {
 		struct slot *s = pmap_get(&sp->map, page);
 		const void *src = zero_page;
@@ -173,9 +193,20 @@ int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write
 			slot_unref(p, s);
 			s = NULL;
 		}
-		if (!s)
-			return write ? uffd_copy(sp->uffd, page, zero_page) :
-				       uffd_zero(sp->uffd, page);
+		if (!s && (s = pmap_get(&sp->clean, page))) {
+			/* A clean page that went missing without an event: never expected, but
+			 * its last content is known, so that is what it gets. */
+			pmap_set(&sp->clean, page, NULL);
+			if (pmap_set(&sp->map, page, s) < 0) {
+				slot_unref(p, s);
+				s = NULL;
+			}
+		}
+		if (!s) {
+			r = write ? uffd_copy(sp->uffd, page, zero_page, false) :
+				    uffd_zero(sp->uffd, page);
+			return r > 0 ? 0 : r;
+		}
 		r = page_source(p, sp, page, s, write, &src);
 		if (r == -ESTALE) {
 			if (!space_listed(p, sp))
@@ -184,14 +215,35 @@ int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, bool write
 		}
 		if (r < 0)
 			return r;
-		r = r == 1 ? uffd_zero(sp->uffd, page) : uffd_copy(sp->uffd, page, src);
-		if (r == 0 || r == -EEXIST) {
-			pmap_set(&sp->map, page, NULL);
-			slot_unref(p, s);
+		if (r == 1)
+			r = uffd_zero(sp->uffd, page);
+		else
+			r = uffd_copy(sp->uffd, page, src,
+				      (flags & FILL_KEEP) && s->state == SLOT_STORED && p->have_wp);
+		if (r >= 0 || r == -EEXIST) {
+			filled(p, sp, page, s, r == 2);
 			return 0;
 		}
 		return r;
 	}
+}
+
+int fault_unprotect(struct pager *p, struct space *sp, uint64_t page)
+{
+	struct uffdio_writeprotect wp = { .range = { page, PAGE_SIZE_4K }, .mode = 0 };
+	struct slot *c = pmap_get(&sp->clean, page);
+
+	/* The record goes first: from the moment the page is writable, its store copy may be
+	 * stale. */
+	if (c) {
+		pmap_set(&sp->clean, page, NULL);
+		slot_unref(p, c);
+	}
+	/* Clearing the protection wakes the thread. On a page evicted meanwhile it only wakes
+	 * it, and the retried write faults as missing. */
+	if (ioctl(sp->uffd, UFFDIO_WRITEPROTECT, &wp) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Queue a fault to serve again later. A thread that is interrupted while it waits (a
@@ -255,12 +307,31 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 	struct slot *s = pmap_get(&sp->map, page);
 	bool first_touch = !s || s->state == SLOT_CANCELLED;
 
+	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
+		/* A write to a clean page. While an eviction batch is taking the page (PENDING)
+		 * the write must wait: the batch counts on the page being unchanged. */
+		if (s && s->state == SLOT_PENDING) {
+			defer(sp, addr, flags, t0);
+			return 1;
+		}
+		int r = fault_unprotect(p, sp, page);
+
+		if (r < 0 && r != -ENOENT)
+			log_debug_errno(r, "pid %d: unprotecting %#lx: %m", sp->pid,
+					(unsigned long)page);
+		if (r < 0)
+			uffd_wake(sp->uffd, page);
+		return 0;
+	}
 	if (!first_touch && sp->inherit_unchecked) {
 		/* Possibly a wipe-on-fork page: wait until the child's ranges are known. */
 		defer(sp, addr, flags, t0);
 		return 1;
 	}
-	int r = fault_fill_page(p, sp, page, flags & UFFD_PAGEFAULT_FLAG_WRITE);
+	/* A read refills the page write-protected, keeping its store copy for the next
+	 * eviction; a write would only fault again at once. */
+	int r = fault_fill_page(p, sp, page,
+				flags & UFFD_PAGEFAULT_FLAG_WRITE ? FILL_WRITE : FILL_KEEP);
 
 	if (r == -ENODEV)
 		return r; /* sp was destroyed while a store read ran: do not touch it */
@@ -329,18 +400,19 @@ static void collect(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
 	*pp = NULL;
 }
 
-static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to, uint64_t len)
+/* Move the entries of [from,from+len) of one map to to. */
+static void remap_map(struct pager *p, struct space *sp, struct pmap *m, uint64_t from, uint64_t to,
+		      uint64_t len)
 {
 	struct remap_ctx c = { p, sp, NULL, NULL, 0 };
-	size_t max = sp->map.npages;
+	size_t max = m->npages;
 
-	space_drop_range(p, sp, to, to + len);
 	c.slots = malloc((max + 1) * sizeof(*c.slots));
 	c.addrs = malloc((max + 1) * sizeof(*c.addrs));
 	if (c.slots && c.addrs) {
-		pmap_for_range(&sp->map, from, from + len, collect, &c);
+		pmap_for_range(m, from, from + len, collect, &c);
 		for (size_t i = 0; i < c.n; i++)
-			if (pmap_set(&sp->map, c.addrs[i] - from + to, c.slots[i]) < 0) {
+			if (pmap_set(m, c.addrs[i] - from + to, c.slots[i]) < 0) {
 				log_error("pid %d: out of memory moving page state", sp->pid);
 				slot_unref(p, c.slots[i]);
 			}
@@ -349,6 +421,14 @@ static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to,
 	}
 	free(c.slots);
 	free(c.addrs);
+}
+
+static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to, uint64_t len)
+{
+	space_drop_range(p, sp, to, to + len);
+	/* mremap moves the ptes with their write-protect bits: clean records follow too. */
+	remap_map(p, sp, &sp->map, from, to, len);
+	remap_map(p, sp, &sp->clean, from, to, len);
 	space_move_regs(sp, from, to, len);
 	log_debug("pid %d: remap %#lx -> %#lx (%lu bytes)", sp->pid, (unsigned long)from,
 		  (unsigned long)to, (unsigned long)len);

@@ -103,6 +103,8 @@ static int probe_features(struct pager *p)
 	}
 	p->features = need | (api.features & UFFD_FEATURE_THREAD_ID);
 	p->have_poison = api.features & UFFD_FEATURE_POISON;
+	/* Anonymous write-protect needs no feature bit; this one says the kernel has it. */
+	p->have_wp = api.features & UFFD_FEATURE_PAGEFAULT_FLAG_WP;
 	if (p->have_poison)
 		p->features |= UFFD_FEATURE_POISON;
 	return 0;
@@ -563,10 +565,13 @@ static void write_status(struct manager *m, const char *state)
 	st.target_bytes = m->cfg->target;
 	st.rss_anon_bytes = m->rss;
 	pthread_mutex_lock(&p->lock);
-	st.evicted_pages = p->evicted_pages;
+	for (struct space *sp = p->spaces; sp; sp = sp->next)
+		st.evicted_pages += sp->map.npages;
 	st.store_bytes = p->store.used * PAGE_SIZE_4K;
 	faults = p->fstats.faults;
 	st.evictions_total = p->evictions_total;
+	st.evictions_clean_total = p->evictions_clean;
+	st.store_writes_total = p->store_writes;
 	pthread_mutex_unlock(&p->lock);
 	st.faults_total = faults;
 	if (m->last_tick_ns && now > m->last_tick_ns)
@@ -578,6 +583,7 @@ static void write_status(struct manager *m, const char *state)
 	latency(p, &st.fault_p50_us, &st.fault_p99_us);
 	inject_stop_stats(&st.stopped_ms_total, &st.stopped_ms_max);
 	st.shim_rss_bytes = rss_anon(getpid());
+	st.store_cache_bytes = store_cache_bytes(&p->store);
 	snprintf(st.state, sizeof(st.state), "%s", state);
 	for (size_t i = 0; i < m->nt && st.npids < USWAP_STATUS_MAX_PIDS; i++)
 		st.pids[st.npids++] = m->t[i].pid;
@@ -622,8 +628,7 @@ static size_t restore_space(struct pager *p, struct space *sp)
 	for (size_t i = 0; i < l.n && !sp->dead; i++) {
 		int r, tries = 0;
 
-		while ((r = fault_fill_page(p, sp, l.a[i], false)) == -EAGAIN ||
-		       r == -EINPROGRESS) {
+		while ((r = fault_fill_page(p, sp, l.a[i], 0)) == -EAGAIN || r == -EINPROGRESS) {
 			/* An mm change is in flight: let the fault thread read it. */
 			pthread_mutex_unlock(&p->lock);
 			usleep(1000);

@@ -93,7 +93,11 @@ struct space {
 	 * kernel's mmap_changing raised and MOVE fails with EAGAIN instead of moving a page
 	 * our page map no longer describes. */
 	bool moving;
-	struct pmap map;
+	struct pmap map; /* evicted pages: where their content is */
+	/* Resident pages refilled write-protected from the store and not written since: their
+	 * slot (SLOT_STORED) still holds their content, so evicting one again needs a MOVE but
+	 * no store write. A write clears the entry first (a WP fault to us). */
+	struct pmap clean;
 	struct range *regs; /* ranges we registered */
 	size_t nregs;
 	struct quarantine_entry q[QUARANTINE_MAX];
@@ -121,13 +125,15 @@ struct pager {
 	int wake_fd; /* eventfd waking the fault thread */
 	uint64_t features; /* uffd features requested */
 	bool have_poison;
+	bool have_wp; /* anonymous write-protect faults: clean pages are tracked */
 	bool remote_dontneed; /* process_madvise(pidfd, MADV_DONTNEED) works */
 	bool have_kcmp;
 	uint64_t zero_pfn;
 	volatile bool stopping;
 	bool store_full;
-	uint64_t evicted_pages; /* entries currently evicted (all spaces, shared pages once) */
 	uint64_t evictions_total;
+	uint64_t evictions_clean; /* pages evicted again without a store write (clean) */
+	uint64_t store_writes; /* pages written to the store */
 	uint64_t checksum_errors;
 	struct fault_stats fstats;
 	char store_dir[4096];
@@ -140,13 +146,17 @@ int pmap_set(struct pmap *m, uint64_t addr, struct slot *s);
 typedef void (*pmap_fn)(struct pmap *m, uint64_t addr, struct slot **pp, void *arg);
 void pmap_for_range(struct pmap *m, uint64_t start, uint64_t end, pmap_fn fn, void *arg);
 void pmap_free(struct pmap *m);
+/* Make dst share every entry of src (each slot gains a reference). Lock held. */
+void pmap_share(struct pager *p, struct pmap *dst, const struct pmap *src);
 
 /* slots (pmap.c) */
 struct slot *slot_new(enum slot_state state);
 void slot_ref(struct slot *s);
 /* Drops one reference; frees the slot and its store page on the last. Lock held. */
 void slot_unref(struct pager *p, struct slot *s);
-/* Clear [start,end) of a space's map, dropping references. Lock held. */
+/* Clear [start,end) of one map, dropping references. Lock held. */
+void pmap_drop(struct pager *p, struct pmap *m, uint64_t start, uint64_t end);
+/* Clear [start,end) of a space's maps (evicted and clean), dropping references. Lock held. */
 void space_drop_range(struct pager *p, struct space *sp, uint64_t start, uint64_t end);
 
 /* pager.c: the manager loop. */

@@ -191,7 +191,6 @@ void slot_unref(struct pager *p, struct slot *s)
 	if (s->state == SLOT_STORED)
 		store_release(&p->store, s->val);
 	free(s->data);
-	p->evicted_pages--;
 	free(s);
 }
 
@@ -201,7 +200,26 @@ static void drop_one(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
 	*pp = NULL;
 }
 
+void pmap_drop(struct pager *p, struct pmap *m, uint64_t start, uint64_t end)
+{
+	pmap_for_range(m, start, end, drop_one, p);
+}
+
 void space_drop_range(struct pager *p, struct space *sp, uint64_t start, uint64_t end)
 {
-	pmap_for_range(&sp->map, start, end, drop_one, p);
+	pmap_drop(p, &sp->map, start, end);
+	pmap_drop(p, &sp->clean, start, end);
+}
+
+void pmap_share(struct pager *p, struct pmap *dst, const struct pmap *src)
+{
+	for (size_t b = 0; b < src->nbuckets; b++)
+		for (struct chunk *c = src->buckets[b]; c; c = c->next)
+			for (size_t i = 0; i < CHUNK_PAGES; i++) {
+				if (!c->pages[i])
+					continue;
+				slot_ref(c->pages[i]);
+				if (pmap_set(dst, c->base + i * PAGE_SIZE_4K, c->pages[i]) < 0)
+					slot_unref(p, c->pages[i]);
+			}
 }

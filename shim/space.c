@@ -185,13 +185,21 @@ static int uffd_api(int uffd, uint64_t features)
 	return ioctl(uffd, UFFDIO_API, &api) < 0 ? -errno : 0;
 }
 
-int space_register(struct space *sp, uint64_t start, uint64_t end)
+int space_register(struct space *sp, uint64_t start, uint64_t end, bool wp)
 {
 	struct uffdio_register reg = { .range = { .start = start, .len = end - start },
 				       .mode = UFFDIO_REGISTER_MODE_MISSING };
 	struct range *n;
 
-	if (ioctl(sp->uffd, UFFDIO_REGISTER, &reg) < 0)
+	/* Write-protect mode lets a refilled page stay clean (its store copy kept) until it
+	 * is written; where the kernel refuses it for a VMA, pages there are simply never
+	 * refilled write-protected (fault.c falls back). */
+	if (wp) {
+		reg.mode |= UFFDIO_REGISTER_MODE_WP;
+		if (ioctl(sp->uffd, UFFDIO_REGISTER, &reg) < 0)
+			reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	}
+	if (!(reg.mode & UFFDIO_REGISTER_MODE_WP) && ioctl(sp->uffd, UFFDIO_REGISTER, &reg) < 0)
 		return -errno;
 	n = realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
 	if (!n)
@@ -335,10 +343,10 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 	r = uffd_api(sp->uffd, p->features);
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: UFFDIO_API failed: %m", sp->pid);
-	r = space_register(sp, sp->stash, sp->stash + STASH_SIZE);
+	r = space_register(sp, sp->stash, sp->stash + STASH_SIZE, false);
 	if (r < 0)
 		return r;
-	r = space_register(sp, sp->scratch + SCRATCH_ARGS, sp->scratch + SCRATCH_SIZE);
+	r = space_register(sp, sp->scratch + SCRATCH_ARGS, sp->scratch + SCRATCH_SIZE, false);
 	if (r < 0)
 		return r;
 	/* Id page 0 answers "is this mm alive": ZEROPAGE gives EEXIST while it is, ESRCH
@@ -372,6 +380,7 @@ static struct space *space_alloc(void)
 	sp->pidfd = sp->uffd = sp->target_fd = -1;
 	sp->id_page = -1;
 	pmap_init(&sp->map);
+	pmap_init(&sp->clean);
 	return sp;
 }
 
@@ -382,6 +391,7 @@ static void space_free(struct space *sp)
 	if (sp->pidfd >= 0)
 		close(sp->pidfd);
 	pmap_free(&sp->map);
+	pmap_free(&sp->clean);
 	free(sp->regs);
 	free(sp);
 }
@@ -518,15 +528,10 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 			sp->nregs = parent->nregs;
 		}
 	}
-	for (size_t b = 0; b < parent->map.nbuckets; b++)
-		for (struct chunk *c = parent->map.buckets[b]; c; c = c->next)
-			for (size_t i = 0; i < CHUNK_PAGES; i++)
-				if (c->pages[i]) {
-					slot_ref(c->pages[i]);
-					if (pmap_set(&sp->map, c->base + i * PAGE_SIZE_4K,
-						     c->pages[i]) < 0)
-						slot_unref(p, c->pages[i]);
-				}
+	pmap_share(p, &sp->map, &parent->map);
+	/* Fork copied the write-protected ptes of clean pages too (the child's VMAs keep the
+	 * registration), so they are clean in the child as well. */
+	pmap_share(p, &sp->clean, &parent->clean);
 	/* Until its wipe-on-fork ranges are known (the parent's flags may change right after
 	 * fork returns; the child's keep the state fork saw), the child's faults on these
 	 * entries wait. */

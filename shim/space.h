@@ -39,8 +39,9 @@ bool space_same_mm(struct pager *p, struct space *sp, pid_t pid);
 /* Identification of fork children: true if pid's mm is the one of unidentified sp. */
 bool space_matches(struct pager *p, struct space *sp, pid_t pid);
 
-/* Register [start,end) MISSING-mode with the space's uffd. 0 or -errno. */
-int space_register(struct space *sp, uint64_t start, uint64_t end);
+/* Register [start,end) with the space's uffd: MISSING mode, plus WP mode if wp and the
+ * kernel takes it for this range. 0 or -errno. */
+int space_register(struct space *sp, uint64_t start, uint64_t end, bool wp);
 bool space_registered(const struct space *sp, uint64_t start, uint64_t end);
 void space_forget_regs(struct space *sp, uint64_t start, uint64_t end);
 void space_move_regs(struct space *sp, uint64_t from, uint64_t to, uint64_t len);

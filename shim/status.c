@@ -58,6 +58,9 @@ static const struct status_field status_fields[] = {
 	FIELD(faults_total, FIELD_U64),
 	FIELD(faults_per_sec, FIELD_DOUBLE),
 	FIELD(evictions_total, FIELD_U64),
+	FIELD(evictions_clean_total, FIELD_U64),
+	FIELD(store_writes_total, FIELD_U64),
+	FIELD(store_cache_bytes, FIELD_U64),
 	FIELD(fault_p50_us, FIELD_DOUBLE),
 	FIELD(fault_p99_us, FIELD_DOUBLE),
 	FIELD(stopped_ms_total, FIELD_DOUBLE),
@@ -719,7 +722,10 @@ void uswap_status_print(FILE *f, const struct uswap_status *st)
 	print_size(f, "store", st->store_bytes);
 	fprintf(f, "faults_total: %llu\n", (unsigned long long)st->faults_total);
 	fprintf(f, "faults_per_sec: %.1f\n", st->faults_per_sec);
-	fprintf(f, "evictions_total: %llu\n", (unsigned long long)st->evictions_total);
+	fprintf(f, "evictions_total: %llu (%llu clean)\n", (unsigned long long)st->evictions_total,
+		(unsigned long long)st->evictions_clean_total);
+	fprintf(f, "store_writes_total: %llu\n", (unsigned long long)st->store_writes_total);
+	print_size(f, "store_cache", st->store_cache_bytes);
 	fprintf(f, "fault_p50_us: %.1f\n", st->fault_p50_us);
 	fprintf(f, "fault_p99_us: %.1f\n", st->fault_p99_us);
 	fprintf(f, "stopped_ms_total: %.3f\n", st->stopped_ms_total);

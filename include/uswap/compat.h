@@ -77,3 +77,14 @@ struct uffdio_poison {
 #define KCMP_FILE 0
 #define KCMP_VM 1
 #endif
+
+/* cachestat(2) (6.5): page cache of a file range. */
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+struct uswap_cachestat_range {
+	uint64_t off, len;
+};
+struct uswap_cachestat {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};

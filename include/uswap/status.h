@@ -19,6 +19,9 @@ struct uswap_status {
 	uint64_t faults_total; /* faults served since start */
 	double faults_per_sec; /* over the last interval */
 	uint64_t evictions_total; /* pages evicted since start */
+	uint64_t evictions_clean_total; /* of these, evicted again with no store write */
+	uint64_t store_writes_total; /* pages written to the store since start */
+	uint64_t store_cache_bytes; /* page cache held by the store file (should stay ~0) */
 	double fault_p50_us;
 	double fault_p99_us;
 	double stopped_ms_total; /* total time a target thread was held in ptrace stops */

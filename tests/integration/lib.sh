@@ -282,9 +282,11 @@ tracer_of() { awk '/^TracerPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 require_root() { [[ $(id -u) == 0 ]] || skip "needs root"; }
 
+# require_uffd [wp]: skip unless the kernel has what the pager needs (and, with wp,
+# anonymous write-protect faults).
 require_uffd() {
 	local out rc
-	out=$("$USWAP_WORKLOADS/uffdprobe" 2>&1)
+	out=$("$USWAP_WORKLOADS/uffdprobe" "$@" 2>&1)
 	rc=$?
 	case $rc in
 	0) ;;
@@ -376,17 +378,22 @@ check_rss_matches() {
 		fail "status rss_anon_bytes $(mib "$st") but /proc says $(mib "$proc") for $*"
 }
 
-MAX_EVICTIONS=0
-MAX_FAULTS=0
+MAX_EVICTIONS=0 MAX_FAULTS=0 MAX_CLEAN=0 MAX_WRITES=0
 
-# Remember the highest evictions_total and faults_total seen in the status file.
-sample_status() {
+# max_of VAR FIELD: raise VAR to FIELD of the status file if that is higher.
+max_of() {
 	local v
-	v=$(status_get "$STATUS" evictions_total) && [[ $v =~ ^[0-9]+$ ]] &&
-		((v > MAX_EVICTIONS)) && MAX_EVICTIONS=$v
-	v=$(status_get "$STATUS" faults_total) && [[ $v =~ ^[0-9]+$ ]] &&
-		((v > MAX_FAULTS)) && MAX_FAULTS=$v
+	v=$(status_get "$STATUS" "$2") && [[ $v =~ ^[0-9]+$ ]] && ((v > ${!1})) &&
+		printf -v "$1" %s "$v"
 	return 0
+}
+
+# Remember the highest counters seen in the status file (it goes when the shim exits).
+sample_status() {
+	max_of MAX_EVICTIONS evictions_total
+	max_of MAX_FAULTS faults_total
+	max_of MAX_CLEAN evictions_clean_total
+	max_of MAX_WRITES store_writes_total
 }
 
 # expect_shim_exit [WANT [SECS]]: wait for the shim to exit (sampling its status) and check

@@ -43,6 +43,9 @@ static void assert_status_equal(const struct uswap_status *a, const struct uswap
 	assert_true(a->faults_total == b->faults_total);
 	assert_true(a->faults_per_sec == b->faults_per_sec);
 	assert_true(a->evictions_total == b->evictions_total);
+	assert_true(a->evictions_clean_total == b->evictions_clean_total);
+	assert_true(a->store_writes_total == b->store_writes_total);
+	assert_true(a->store_cache_bytes == b->store_cache_bytes);
 	assert_true(a->fault_p50_us == b->fault_p50_us);
 	assert_true(a->fault_p99_us == b->fault_p99_us);
 	assert_true(a->stopped_ms_total == b->stopped_ms_total);
@@ -179,6 +182,9 @@ static void fill_status(struct uswap_status *st)
 	st->faults_total = 99;
 	st->faults_per_sec = 0.125;
 	st->evictions_total = 1ull << 40;
+	st->evictions_clean_total = 123456;
+	st->store_writes_total = 1ull << 33;
+	st->store_cache_bytes = 8192;
 	st->fault_p50_us = 7.5;
 	st->fault_p99_us = 1234.875;
 	st->stopped_ms_total = 0;

@@ -533,6 +533,18 @@ static int op_rewrite(void)
 	return 0;
 }
 
+/* Every other page gets a new generation, last page first: the pages read most recently are
+ * the ones a pager still holds resident and clean, so writes hit those, and the written pages
+ * sit beside unwritten ones in the same eviction batches. */
+static int op_rewrite_odd(void)
+{
+	for (int i = M.nreg - 1; i >= 0; i--)
+		for (size_t k = M.reg[i].npages; k-- > 0;)
+			if (k & 1)
+				rewrite_pages(&M.reg[i], k, 1);
+	return 0;
+}
+
 struct worker {
 	pthread_t tid;
 	size_t first;
@@ -708,6 +720,8 @@ static int run_op(int k)
 		return op_write();
 	if (!strcmp(op, "rewrite"))
 		return op_rewrite();
+	if (!strcmp(op, "rewrite-odd"))
+		return op_rewrite_odd();
 	if (!strcmp(op, "exec")) {
 		if (verify_all("before exec"))
 			return 1;
@@ -756,7 +770,7 @@ static void usage(FILE *f)
 		"  --hold SECS        after the fill, sleep SECS instead of waiting for SIGUSR1\n"
 		"  --ops LIST         comma list run in order, all memory verified after each:\n"
 		"                     verify fork fork-exec wipefork mremap munmap dontneed\n"
-		"                     write rewrite\n"
+		"                     write rewrite rewrite-odd\n"
 		"                     exec threads:N\n"
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
 		"  --result FILE      write the exit status to FILE before exiting\n"
@@ -770,9 +784,10 @@ static void parse_ops(char *list)
 {
 	for (char *save = NULL, *op = strtok_r(list, ",", &save); op;
 	     op = strtok_r(NULL, ",", &save)) {
-		static const char *const known[] = { "verify",	"fork",	  "fork-exec", "wipefork",
-						     "mremap",	"munmap", "dontneed",  "write",
-						     "rewrite", "exec" };
+		static const char *const known[] = { "verify",	    "fork",   "fork-exec",
+						     "wipefork",    "mremap", "munmap",
+						     "dontneed",    "write",  "rewrite",
+						     "rewrite-odd", "exec" };
 		bool ok = false;
 		uint64_t n;
 

@@ -7,6 +7,8 @@
  * Tries /dev/userfaultfd (USERFAULTFD_IOC_NEW, as the shim does), then the syscall, and
  * asks for UFFD_FEATURE_MOVE | EVENT_FORK | EVENT_REMOVE with UFFDIO_API. ENOENT/ENOSYS
  * mean absent; an API call that rejects the features is absent too (it says which).
+ * With the argument "wp" it also asks for anonymous write-protect faults
+ * (UFFD_FEATURE_PAGEFAULT_FLAG_WP), which the pager needs to keep clean pages' store copies.
  * Exit 0 usable, 77 absent (one "SKIP: ..." line), 1 forbidden or broken ("FAIL: ...").
  */
 #define _GNU_SOURCE
@@ -27,7 +29,8 @@
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
 #endif
 
-#define WANT (UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMOVE)
+static unsigned long long want = UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_FORK |
+				 UFFD_FEATURE_EVENT_REMOVE;
 
 static int new_uffd(const char **ret_how)
 {
@@ -57,13 +60,20 @@ static int new_uffd(const char **ret_how)
 	return -1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
 	const char *how = NULL;
 	unsigned long long missing;
-	int fd = new_uffd(&how);
+	int fd;
 
+	if (argc > 1 && !strcmp(argv[1], "wp")) {
+		want |= UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+	} else if (argc > 1) {
+		fprintf(stderr, "usage: uffdprobe [wp]\n");
+		return 2;
+	}
+	fd = new_uffd(&how);
 	if (fd < 0)
 		return -fd;
 	/* ask for nothing first: the answer lists what the kernel has */
@@ -72,7 +82,7 @@ int main(void)
 		return 1;
 	}
 	close(fd);
-	missing = WANT & ~api.features;
+	missing = want & ~api.features;
 	if (missing) {
 		printf("SKIP: userfaultfd unavailable: features %#llx missing (have %#llx)\n",
 		       missing, (unsigned long long)api.features);
@@ -82,10 +92,10 @@ int main(void)
 	fd = new_uffd(&how);
 	if (fd < 0)
 		return -fd;
-	api = (struct uffdio_api){ .api = UFFD_API, .features = WANT };
+	api = (struct uffdio_api){ .api = UFFD_API, .features = want };
 	if (ioctl(fd, UFFDIO_API, &api) < 0) {
 		/* EVENT_FORK needs CAP_SYS_PTRACE: refused, not absent */
-		printf("FAIL: UFFDIO_API(features %#x) on %s: %s\n", WANT, how, strerror(errno));
+		printf("FAIL: UFFDIO_API(features %#llx) on %s: %s\n", want, how, strerror(errno));
 		return 1;
 	}
 	close(fd);
