@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "store.h"
+#include "uswap/compat.h"
 #include "uswap/util.h"
 
 #define PG 4096ull
@@ -51,38 +53,83 @@ void store_close(struct store *s)
 		close(s->fd);
 		unlink(s->path);
 	}
-	free(s->free);
-	s->free = NULL;
+	free(s->bits);
+	s->bits = NULL;
+	s->nwords = 0;
 	s->fd = -1;
+}
+
+static bool page_used(const struct store *s, uint64_t idx)
+{
+	return s->bits[idx / 64] >> (idx % 64) & 1;
+}
+
+/* Room in the bitmap for pages up to (excluding) end. 0 or -ENOMEM. */
+static int bits_reserve(struct store *s, uint64_t end)
+{
+	uint64_t words = (end + 63) / 64, n;
+	uint64_t *b;
+
+	if (words <= s->nwords)
+		return 0;
+	n = USWAP_MAX(words, s->nwords * 2);
+	n = USWAP_MAX(n, (uint64_t)64);
+	b = realloc(s->bits, n * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	memset(b + s->nwords, 0, (n - s->nwords) * sizeof(*b));
+	s->bits = b;
+	s->nwords = n;
+	return 0;
+}
+
+/* The first free page in [from, top), or top. */
+static uint64_t next_free(const struct store *s, uint64_t from)
+{
+	uint64_t i = from;
+
+	while (i < s->top) {
+		uint64_t w = ~s->bits[i / 64] >> (i % 64);
+
+		if (w)
+			return USWAP_MIN(i + (uint64_t)__builtin_ctzll(w), s->top);
+		i = (i / 64 + 1) * 64;
+	}
+	return s->top;
 }
 
 int store_alloc(struct store *s, uint64_t *ret_idx, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (s->nfree)
-			ret_idx[i] = s->free[--s->nfree];
-		else
-			ret_idx[i] = s->top++;
-		s->used++;
+	uint64_t at = s->hint < s->top ? s->hint : 0;
+	size_t k = 0;
+
+	/* Freed pages from the hint on, in order; then new pages at the end of the file. The
+	 * hint wraps to the start once the end is reached, so holes get reused. */
+	while (k < n) {
+		at = next_free(s, at);
+		if (at == s->top) {
+			if (bits_reserve(s, s->top + (n - k)) < 0) {
+				s->used += k;
+				while (k)
+					store_release(s, ret_idx[--k]);
+				return -ENOMEM;
+			}
+			s->top++;
+		}
+		ret_idx[k++] = at;
+		s->bits[at / 64] |= 1ull << (at % 64);
+		at++;
 	}
+	s->hint = at < s->top ? at : 0;
+	s->used += n;
 	return 0;
 }
 
 void store_release(struct store *s, uint64_t idx)
 {
-	if (s->nfree == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		uint64_t *f = realloc(s->free, cap * sizeof(*f));
-
-		if (!f) {
-			/* Leaks one page of file space; never data. */
-			s->used--;
-			return;
-		}
-		s->free = f;
-		s->cap = cap;
-	}
-	s->free[s->nfree++] = idx;
+	if (idx >= s->top || !page_used(s, idx))
+		return;
+	s->bits[idx / 64] &= ~(1ull << (idx % 64));
 	s->used--;
 }
 
@@ -147,6 +194,17 @@ int store_read(struct store *s, uint64_t idx, void *buf)
 	if (n < 0)
 		return -errno;
 	return n == (ssize_t)PG ? 0 : -EIO;
+}
+
+uint64_t store_cache_bytes(const struct store *s)
+{
+	struct uswap_cachestat_range range = { 0, 0 }; /* len 0: to the end of the file */
+	struct uswap_cachestat cs = { 0 };
+
+	/* Kernels without cachestat (ENOSYS) report 0: nothing to show, not an error. */
+	if (s->fd < 0 || syscall(SYS_cachestat, s->fd, &range, &cs, 0) < 0)
+		return 0;
+	return cs.nr_cache * PG;
 }
 
 uint32_t page_checksum(const void *page)

@@ -12,8 +12,12 @@ struct store {
 	bool direct; /* O_DIRECT (else write-behind with the page cache dropped) */
 	uint64_t top; /* pages ever allocated (file length / 4 KiB) */
 	uint64_t used; /* pages in use */
-	uint64_t *free; /* freed page indices, LIFO */
-	size_t nfree, cap;
+	/* One bit per page of the file, set while in use. Allocation is next-fit from hint,
+	 * so pages evicted together get ascending, mostly adjacent indices: a fault can read
+	 * its neighbours in the same request. */
+	uint64_t *bits;
+	uint64_t nwords;
+	uint64_t hint; /* page index where the next search starts */
 };
 
 struct store_page {
@@ -25,13 +29,17 @@ struct store_page {
 /* Create the store file in dir (created 0700 if missing). 0 or -errno. */
 int store_open(struct store *s, const char *dir);
 void store_close(struct store *s);
-/* Allocate n page indices, as contiguous as possible. 0 or -ENOMEM. */
+/* Allocate n page indices, ascending and as contiguous as possible (next-fit over the
+ * freed pages, then the end of the file). 0 or -ENOMEM. */
 int store_alloc(struct store *s, uint64_t *ret_idx, size_t n);
 void store_release(struct store *s, uint64_t idx);
 /* Write pages (sorted by idx for coalescing is done inside). 0 or -errno (-ENOSPC...). */
 int store_write(struct store *s, struct store_page *pages, size_t n);
 /* Read one page into buf (4 KiB aligned). 0 or -errno. */
 int store_read(struct store *s, uint64_t idx, void *buf);
+
+/* Bytes of the store file in the page cache (0 where the kernel cannot tell). */
+uint64_t store_cache_bytes(const struct store *s);
 
 uint32_t page_checksum(const void *page);
 /* If every 8-byte word of page is equal, store it in *ret_val and return true. */
