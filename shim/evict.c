@@ -327,7 +327,7 @@ static void take_clean(struct pager *p, struct space *sp, struct batch *b, uint6
 	if (!c)
 		return;
 	pmap_set(&sp->clean, b->addrs[j], NULL);
-	if (c->refs == 1 && c->state == SLOT_STORED)
+	if (c->refs == 1 && (c->state == SLOT_STORED || c->state == SLOT_FILL))
 		b->clean[j] = c;
 	else
 		slot_unref(p, c);
@@ -662,8 +662,8 @@ static void publish(struct pager *p, struct batch *b)
 		}
 		s->val = c->val;
 		s->csum = c->csum;
-		s->state = SLOT_STORED;
-		c->state = SLOT_CANCELLED; /* its store page now belongs to s */
+		s->state = c->state;
+		c->state = SLOT_CANCELLED; /* its store page, if any, now belongs to s */
 		slot_unref(p, c);
 		b->clean[i] = NULL;
 		p->evictions_clean++;

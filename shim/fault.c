@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "fill.h"
 #include "inject.h"
 #include "space.h"
 #include "uswap/compat.h"
@@ -43,7 +44,7 @@ void pager_wake_faults(struct pager *p)
 	}
 }
 
-static bool space_listed(struct pager *p, struct space *sp)
+bool space_listed(struct pager *p, struct space *sp)
 {
 	for (struct space *s = p->spaces; s; s = s->next)
 		if (s == sp)
@@ -51,7 +52,7 @@ static bool space_listed(struct pager *p, struct space *sp)
 	return false;
 }
 
-static void record_latency(struct pager *p, uint64_t t0)
+void fault_record_latency(struct pager *p, uint64_t t0)
 {
 	uint64_t d = now_ns() - t0;
 	unsigned b = d ? 63 - (unsigned)__builtin_clzll(d) : 0;
@@ -61,22 +62,35 @@ static void record_latency(struct pager *p, uint64_t t0)
 	p->fstats.hist[b]++;
 }
 
-/* COPY one page; write-protected if wp (a VMA registered without WP mode refuses that with
- * EINVAL: then it is mapped writable). */
-static int uffd_copy(int uffd, uint64_t dst, const void *src, bool wp)
+int fault_copy(int uffd, uint64_t dst, const void *src, uint64_t npages, bool wp,
+	       uint64_t *ret_copied)
 {
 	struct uffdio_copy cp = { .dst = dst,
 				  .src = (uint64_t)src,
-				  .len = PAGE_SIZE_4K,
+				  .len = npages * PAGE_SIZE_4K,
 				  .mode = wp ? UFFDIO_COPY_MODE_WP : 0 };
+	int r;
 
-	if (ioctl(uffd, UFFDIO_COPY, &cp) == 0)
+	if (ioctl(uffd, UFFDIO_COPY, &cp) == 0) {
+		*ret_copied = npages;
 		return 1 + wp;
-	if (cp.copy == -EEXIST || errno == EEXIST)
+	}
+	r = -errno;
+	*ret_copied = cp.copy > 0 ? (uint64_t)cp.copy / PAGE_SIZE_4K : 0;
+	if (cp.copy == -EEXIST || r == -EEXIST)
 		return -EEXIST;
-	if (wp && errno == EINVAL)
-		return uffd_copy(uffd, dst, src, false);
-	return -errno;
+	if (wp && r == -EINVAL && !*ret_copied)
+		return fault_copy(uffd, dst, src, npages, false, ret_copied);
+	return r;
+}
+
+/* COPY one page; write-protected if wp (a VMA registered without WP mode refuses that with
+ * EINVAL: then it is mapped writable). 1 mapped writable, 2 write-protected, or -errno. */
+static int uffd_copy(int uffd, uint64_t dst, const void *src, bool wp)
+{
+	uint64_t n;
+
+	return fault_copy(uffd, dst, src, 1, wp, &n);
 }
 
 static int uffd_zero(int uffd, uint64_t dst)
@@ -88,14 +102,14 @@ static int uffd_zero(int uffd, uint64_t dst)
 	return -errno;
 }
 
-static int uffd_wake(int uffd, uint64_t dst)
+int fault_wake(int uffd, uint64_t dst)
 {
 	struct uffdio_range r = { dst, PAGE_SIZE_4K };
 
 	return ioctl(uffd, UFFDIO_WAKE, &r) < 0 ? -errno : 0;
 }
 
-static void poison(struct pager *p, struct space *sp, uint64_t page)
+void fault_poison(struct pager *p, struct space *sp, uint64_t page)
 {
 	struct uffdio_poison po = { .range = { page, PAGE_SIZE_4K } };
 
@@ -156,7 +170,7 @@ static int page_source(struct pager *p, struct space *sp, uint64_t page, struct 
 			log_error("pid %d: checksum mismatch for page %#lx: poisoning it rather "
 				  "than returning wrong data",
 				  sp->pid, (unsigned long)page);
-			poison(p, sp, page);
+			fault_poison(p, sp, page);
 		} else if (r < 0 && r != -ESTALE) {
 			log_error_errno(r, "pid %d: store read of page %#lx failed: %m", sp->pid,
 					(unsigned long)page);
@@ -170,7 +184,7 @@ static int page_source(struct pager *p, struct space *sp, uint64_t page, struct 
 
 /* Page holds the content of slot s again, mapped write-protected if protected: keep s as its
  * clean record (the store copy stays valid until the page is written), or drop it. */
-static void filled(struct pager *p, struct space *sp, uint64_t page, struct slot *s, bool protected)
+void fault_filled(struct pager *p, struct space *sp, uint64_t page, struct slot *s, bool protected)
 {
 	pmap_set(&sp->map, page, NULL);
 	if (protected && pmap_set(&sp->clean, page, s) == 0)
@@ -221,7 +235,7 @@ int fault_fill_page(struct pager *p, struct space *sp, uint64_t page, unsigned f
 			r = uffd_copy(sp->uffd, page, src,
 				      (flags & FILL_KEEP) && s->state == SLOT_STORED && p->have_wp);
 		if (r >= 0 || r == -EEXIST) {
-			filled(p, sp, page, s, r == 2);
+			fault_filled(p, sp, page, s, r == 2);
 			return 0;
 		}
 		return r;
@@ -249,7 +263,7 @@ int fault_unprotect(struct pager *p, struct space *sp, uint64_t page)
 /* Queue a fault to serve again later. A thread that is interrupted while it waits (a
  * signal) faults again and the kernel sends a new message for the same page: keep one entry
  * per page, since serving it wakes every thread waiting there. */
-static void defer(struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
+void fault_defer(struct space *sp, uint64_t addr, uint64_t flags, uint64_t t0)
 {
 	uint64_t page = addr & PAGE_MASK_4K;
 
@@ -311,7 +325,7 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 		/* A write to a clean page. While an eviction batch is taking the page (PENDING)
 		 * the write must wait: the batch counts on the page being unchanged. */
 		if (s && s->state == SLOT_PENDING) {
-			defer(sp, addr, flags, t0);
+			fault_defer(sp, addr, flags, t0);
 			return 1;
 		}
 		int r = fault_unprotect(p, sp, page);
@@ -320,14 +334,17 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 			log_debug_errno(r, "pid %d: unprotecting %#lx: %m", sp->pid,
 					(unsigned long)page);
 		if (r < 0)
-			uffd_wake(sp->uffd, page);
+			fault_wake(sp->uffd, page);
 		return 0;
 	}
 	if (!first_touch && sp->inherit_unchecked) {
 		/* Possibly a wipe-on-fork page: wait until the child's ranges are known. */
-		defer(sp, addr, flags, t0);
+		fault_defer(sp, addr, flags, t0);
 		return 1;
 	}
+	/* A stored page is read with its neighbours, asynchronously. */
+	if (s && s->state == SLOT_STORED)
+		return fill_fault(p, sp, addr & PAGE_MASK_4K, flags, t0);
 	/* A read refills the page write-protected, keeping its store copy for the next
 	 * eviction; a write would only fault again at once. */
 	int r = fault_fill_page(p, sp, page,
@@ -340,14 +357,14 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 
 	switch (r) {
 	case 0:
-		record_latency(p, t0);
+		fault_record_latency(p, t0);
 		return 0;
 	case -EEXIST:
-		uffd_wake(sp->uffd, page);
+		fault_wake(sp->uffd, page);
 		return 0;
 	case -EAGAIN:
 	case -EINPROGRESS:
-		defer(sp, addr, flags, t0);
+		fault_defer(sp, addr, flags, t0);
 		return 1;
 	case -ESRCH:
 	case -ENOSPC:
@@ -359,7 +376,7 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 		 * access (and fault again, or get the SIGSEGV the program asked for). */
 		log_debug_errno(r, "pid %d: fault at %#lx not served: %m", sp->pid,
 				(unsigned long)addr);
-		uffd_wake(sp->uffd, page);
+		fault_wake(sp->uffd, page);
 		return r;
 	}
 }
@@ -534,12 +551,14 @@ static void *fault_main(void *arg)
 	struct pollfd pfd[MAX_POLL];
 	struct space *sps[MAX_POLL];
 
+	fill_init(p);
 	while (!fault_quit) {
-		unsigned n = 1;
+		unsigned n = 2;
 		int timeout;
 
 		pthread_mutex_lock(&p->lock);
 		pfd[0] = (struct pollfd){ .fd = p->wake_fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = fill_poll_fd(), .events = POLLIN };
 		for (struct space *sp = p->spaces; sp && n < MAX_POLL; sp = sp->next) {
 			if (sp->dead || sp->uffd < 0 || sp->moving)
 				continue;
@@ -559,15 +578,18 @@ static void *fault_main(void *arg)
 			}
 		}
 		pthread_mutex_lock(&p->lock);
-		for (unsigned i = 1; i < n; i++)
+		fill_reap(p);
+		for (unsigned i = 2; i < n; i++)
 			if ((pfd[i].revents & POLLIN) && space_listed(p, sps[i]) && !sps[i]->dead &&
 			    !sps[i]->moving)
 				drain(p, sps[i]);
 		retry_deferred(p);
+		fill_submit();
 		p->fault_passes++;
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
 	}
+	fill_exit(p);
 	return NULL;
 }
 

@@ -156,6 +156,22 @@ static uint64_t probe_zero_pfn(void)
 	return (pm >> 63) ? pm & ((1ull << 55) - 1) : 0;
 }
 
+/* USWAP_DISABLE: a comma list of optional features to do without, read once at start, so
+ * that tests run the paths a kernel without them takes: "wp" (clean-page tracking), "uring"
+ * (asynchronous store reads). */
+static bool disabled(const char *feature)
+{
+	const char *list = getenv("USWAP_DISABLE");
+	size_t n = strlen(feature);
+
+	for (const char *t = list; t && *t; t += strcspn(t, ",")) {
+		t += *t == ',';
+		if (!strncmp(t, feature, n) && (t[n] == ',' || !t[n]))
+			return true;
+	}
+	return false;
+}
+
 int pager_init(struct pager *p, const char *store_dir)
 {
 	int r;
@@ -167,6 +183,12 @@ int pager_init(struct pager *p, const char *store_dir)
 	r = probe_features(p);
 	if (r < 0)
 		return r;
+	if (disabled("wp"))
+		p->have_wp = false;
+	p->no_uring = disabled("uring");
+	if (p->no_uring || !p->have_wp)
+		log_info("without%s%s (USWAP_DISABLE or kernel)",
+			 p->have_wp ? "" : " clean-page tracking", p->no_uring ? " io_uring" : "");
 	p->have_kcmp = syscall(SYS_kcmp, getpid(), getpid(), KCMP_VM, 0, 0) == 0;
 	p->zero_pfn = probe_zero_pfn();
 	p->remote_dontneed = probe_remote_dontneed();

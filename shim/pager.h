@@ -41,6 +41,7 @@ enum slot_state {
 struct slot {
 	uint32_t refs; /* page-map entries pointing here (a page shared by forked spaces) */
 	uint8_t state;
+	bool reading; /* a store read for this page is in flight (fill.c) */
 	uint32_t csum;
 	uint64_t val;
 	void *data;
@@ -64,12 +65,21 @@ struct range {
 	uint64_t start, end;
 };
 
+/* A sequential stream of faults in one space (fill.c): faults in [lo, next] continue it. */
+#define FILL_STREAMS 4
+struct fill_stream {
+	uint64_t lo, next;
+	unsigned win; /* pages read per fault, doubled while the stream goes on */
+	uint64_t used_ns;
+};
+
 struct quarantine_entry {
 	uint64_t start, end, when_ns;
 };
 
 struct space {
 	struct space *next;
+	uint64_t serial; /* unique for the pager's life: a read in flight finds its space */
 	pid_t pid; /* 0: fork child not identified yet */
 	int pidfd;
 	int uffd; /* the shim's fd */
@@ -104,6 +114,7 @@ struct space {
 	unsigned nq;
 	uint64_t cursor; /* eviction clock hand */
 	uint64_t hot_until_ns; /* refaults seen: slow down eviction of this space */
+	struct fill_stream streams[FILL_STREAMS];
 	uint64_t rss_anon;
 	uint64_t evicted_pages_total;
 };
@@ -126,6 +137,7 @@ struct pager {
 	uint64_t features; /* uffd features requested */
 	bool have_poison;
 	bool have_wp; /* anonymous write-protect faults: clean pages are tracked */
+	bool no_uring; /* store reads without io_uring (USWAP_DISABLE=uring) */
 	bool remote_dontneed; /* process_madvise(pidfd, MADV_DONTNEED) works */
 	bool have_kcmp;
 	uint64_t zero_pfn;

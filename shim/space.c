@@ -377,8 +377,12 @@ static struct space *space_alloc(void)
 
 	if (!sp)
 		return NULL;
+	static uint64_t serials;
+
 	sp->pidfd = sp->uffd = sp->target_fd = -1;
 	sp->id_page = -1;
+	/* The manager and the fault thread both make spaces. */
+	sp->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 	pmap_init(&sp->map);
 	pmap_init(&sp->clean);
 	return sp;
