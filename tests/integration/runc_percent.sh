@@ -7,7 +7,8 @@
 # that many bytes), the pager must hold the container's memory cgroup within 15% above it
 # (checked again and again while the workload is idle), and every byte verifies after a
 # rewrite. The same annotation on a container without a memory limit is refused with the
-# hook's message.
+# hook's message, unless the container is a Kubernetes pod's sandbox (CRI-O's or
+# containerd's annotation says so): those are never paged.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -81,4 +82,19 @@ grep -q "io.uswap.target $PERCENT% of the memory limit: the container has no mem
 	fail "runc's error does not carry the hook's message: $(tail -n 3 "$T/runc-$id.out")"
 [[ ! -e $HOOK_RUN/$id.pid ]] || fail "a pager was started for $id"
 runc_kill_delete "$id" >/dev/null 2>&1
+
+# ---- a pod's sandbox container carries the pod's annotations but is never paged ----
+
+for sandbox in io.kubernetes.cri-o.ContainerType=sandbox io.kubernetes.cri.container-type=sandbox; do
+	runc_new_id id
+	b=$T/$id
+	uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=$PERCENT% "$sandbox" -- /bin/true
+	bundle_jq "$b" 'del(.linux.resources.memory)'
+	runc_run_detached "$id" "$b" ||
+		fail "runc refused the sandbox ($sandbox): $(tail -n 3 "$T/runc-$id.out")"
+	runc_wait_stopped "$id" || fail "sandbox container $id did not stop"
+	[[ ! -e $HOOK_RUN/$id.pid && ! -e $HOOK_RUN/$id.json ]] || fail "a pager was started for $id"
+	runc_kill_delete "$id" || fail "container $id left something behind"
+	note "$sandbox: no pager, not refused"
+done
 echo "PASS: io.uswap.target=$PERCENT% of a 512 MiB limit resolved to $TARGET_BYTES bytes and held"
