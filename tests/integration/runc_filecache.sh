@@ -81,14 +81,9 @@ n=$(grep -c 'page cache keeps it above its target' "$HOOK_RUN/$id.log")
 grep 'page cache keeps' "$HOOK_RUN/$id.log" | sed 's/^/# /'
 
 kill -USR1 "$fc" "$ml"
-for r in result.f result.m; do
-	wait_for "$b/out/$r" "$RUN_TIMEOUT" || fail "no $r from container $id"
-	[[ $(<"$b/out/$r") == 0 ]] || fail "$r of container $id is $(<"$b/out/$r")"
-done
-! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
+runc_expect_results "$id" result.f result.m
 grep -q '^filecache: verified 128 + 64 MiB of file pages, 0 bad' "$T/runc-$id.out" ||
 	fail "filecache did not verify its files"
 runc_wait_stopped "$id" || fail "container $id did not stop"
-runc_kill_delete "$id" || fail "container $id left something behind"
-wait_gone "$shim" "$TIMEOUT" || fail "pager $shim still running after runc delete"
+runc_expect_gone "$id" "$shim"
 echo "PASS: page cache above the target reported as file-cache, mapped cache paged out, all verified"

@@ -19,16 +19,6 @@ require_runc
 require_hook
 id="" # set by runc_new_id
 
-# expect_results DIR NAME...: each /out/NAME result file of the container says 0.
-expect_results() {
-	local dir=$1 r
-	shift
-	for r in "$@"; do
-		wait_for "$dir/$r" "$RUN_TIMEOUT" || fail "no $r from container $id"
-		[[ $(<"$dir/$r") == 0 ]] || fail "$r of container $id is $(<"$dir/$r")"
-	done
-}
-
 # held: the cgroup is at its target and the pager follows every pid given.
 held() {
 	local p
@@ -76,7 +66,7 @@ note "held after fork+exec: cgroup usage $(mib "$(cgroup_mem_usage "$cg")"), Rss
 
 # memload a: verify, fork+exec /bin/true, rewrite, then exec itself and fill again
 kill -USR1 "$a" "$b_pid"
-expect_results "$b/out" result.b
+runc_expect_results "$id" result.b
 runc_wait_ready "$id" "$b/out/ready.a.exec"
 [[ $READY_PID == "$a" ]] || fail "the re-exec'ed memload is pid $READY_PID, not $a"
 poll_until "$TIMEOUT" held "$a" ||
@@ -87,10 +77,8 @@ poll_until "$TIMEOUT" held "$a" ||
 note "held after exec: cgroup usage $(mib "$(cgroup_mem_usage "$cg")"), RssAnon" \
 	"$(mib "$(rss_anon "$a")"), faults served $(status_get "$STATUS" faults_total)"
 kill -USR1 "$a"
-expect_results "$b/out" result.a
+runc_expect_results "$id" result.a
 runc_wait_stopped "$id" || fail "container $id did not stop after its children"
 grep -q '^sh: children done' "$T/runc-$id.out" || fail "sh did not see its children finish"
-! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
-runc_kill_delete "$id" || fail "container $id left something behind"
-wait_gone "$shim" "$TIMEOUT" || fail "pager $shim still running after runc delete"
+runc_expect_gone "$id" "$shim"
 echo "PASS: sh forks and execs memload twice in a paged container: held at 64 MiB, all verified"

@@ -63,12 +63,9 @@ note "held: cgroup usage at most $(mib "$max") over 3 s (target $(mib "$TARGET_B
 	"$(status_get "$STATUS" evicted_pages) pages"
 
 kill -USR1 "$READY_PID"
-wait_for "$b/out/result" "$RUN_TIMEOUT" || fail "memload wrote no result"
-[[ $(<"$b/out/result") == 0 ]] || fail "memload in $id exited $(<"$b/out/result")"
-! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
+runc_expect_results "$id" result
 runc_wait_stopped "$id" || fail "container $id did not stop"
-runc_kill_delete "$id" || fail "container $id left something behind"
-wait_gone "$shim" "$TIMEOUT" || fail "pager $shim still running after runc delete"
+runc_expect_gone "$id" "$shim"
 
 # ---- a percentage without a memory limit is refused ----
 
