@@ -9,8 +9,9 @@
 # say `target-unreachable` with the reason `file-cache` and the page cache's bytes (in the
 # status file, `uswap-shim status FILE` and the node-wide listing). The pager must also ask
 # the kernel to reclaim page cache, logged once: on cgroup v1 with remote MADV_PAGEOUT on
-# the file mappings, so map.dat's resident pages go while read.dat's cache stays. Both
-# files and the anonymous memory verify afterwards.
+# the file mappings, so map.dat's resident pages go while read.dat's cache stays. (On cgroup
+# v2, memory.reclaim takes both, and the cgroup must reach its target instead.) Both files
+# and the anonymous memory verify afterwards.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,12 +29,22 @@ map_rss() {
 	     m && /^Rss:/ { kb += $2 } END { print kb * 1024 }' "/proc/$1/smaps" 2>/dev/null
 }
 map_paged_out() { (($(map_rss "$1") <= 8 * MI)); }
-status_reason_is() { status_is "$STATUS" state target-unreachable && status_is "$STATUS" reason "$1"; }
+status_reason_is() {
+	status_is "$STATUS" state target-unreachable && status_is "$STATUS" reason "$1"
+}
+# cache_explained: the status blames file-cache for what is left, at least 100 MiB (read.dat)
+# and no more than the cgroup's usage.
+cache_explained() {
+	local bytes
+	status_reason_is file-cache && bytes=$(status_get "$STATUS" reason_bytes) &&
+		((bytes >= 100 * MI && bytes <= $(cgroup_mem_usage "$cg")))
+}
 
 runc_new_id id
 b=$T/$id
 script='
-/bin/filecache-static --dir /data --read 128 --map 64 --ready /out/ready.f --result /out/result.f &
+/bin/filecache-static --dir /data --read 128 --map 64 --ready /out/ready.f \
+	--result /out/result.f &
 /bin/memload-static --size 64 --wait --ops verify --ready /out/ready.m --result /out/result.m &
 wait'
 uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=64Mi -- /bin/sh -c "$script"
@@ -53,32 +64,47 @@ cg=$(runc_cgroup_path "$id") || fail "no memory cgroup for $id"
 note "files on $fstype; filecache pid $fc (map.dat resident $(mib "$(map_rss "$fc")")), memload" \
 	"pid $ml; cgroup usage $(mib "$(cgroup_mem_usage "$cg")")"
 
-poll_until "$TIMEOUT" status_reason_is file-cache ||
-	fail "status is not target-unreachable for file-cache: state $(status_get "$STATUS" state)," \
-		"reason '$(status_get "$STATUS" reason)'"
-poll_until "$TIMEOUT" map_paged_out "$fc" ||
-	fail "map.dat still has $(mib "$(map_rss "$fc")") resident: its page cache was not paged out"
-# What is left: read.dat's 128 MiB of cache, which no process maps (v1 has no memory.reclaim).
-poll_until "$TIMEOUT" status_reason_is file-cache || fail "the reason went away: $(cat "$STATUS")"
-bytes=$(status_get "$STATUS" reason_bytes) || fail "no reason_bytes in $STATUS"
-((bytes >= 100 * MI)) || fail "reason_bytes $(mib "$bytes") is not read.dat's page cache"
-usage=$(cgroup_mem_usage "$cg")
-((usage >= bytes)) || fail "reason_bytes $(mib "$bytes") above the usage $(mib "$usage")"
-(($(rss_anon "$ml") <= 8 * MI)) || fail "memload still has $(mib "$(rss_anon "$ml")") resident"
-note "target-unreachable for file-cache: $(mib "$bytes") of $(mib "$usage") (target 64 MiB)," \
-	"map.dat resident $(mib "$(map_rss "$fc")"), memload RssAnon $(mib "$(rss_anon "$ml")")"
+if [[ -e $cg/memory.reclaim ]]; then
+	# cgroup v2: memory.reclaim takes read.dat's unmapped cache too, so the target is reached
+	# and the reason goes away (this branch has not run on the project's v1 machines)
+	poll_until "$TIMEOUT" cgroup_at_target "$cg" ||
+		fail "memory.reclaim did not bring the usage $(mib "$(cgroup_mem_usage "$cg")") to" \
+			"the target: $(cat "$STATUS")"
+	grep -q 'asking the kernel to reclaim .* with memory.reclaim' "$HOOK_RUN/$id.log" ||
+		fail "the pager did not use memory.reclaim"
+	note "v2: memory.reclaim brought the usage to $(mib "$(cgroup_mem_usage "$cg")")"
+else
+	poll_until "$TIMEOUT" status_reason_is file-cache ||
+		fail "status is not target-unreachable for file-cache: state" \
+			"$(status_get "$STATUS" state), reason '$(status_get "$STATUS" reason)'"
+	poll_until "$TIMEOUT" map_paged_out "$fc" ||
+		fail "map.dat still has $(mib "$(map_rss "$fc")") resident: not paged out"
+	# What is left: read.dat's 128 MiB of cache, which no process maps (v1 has no
+	# memory.reclaim). The status of the tick that paged map.dat out still counts it.
+	poll_until "$TIMEOUT" cache_explained ||
+		fail "not target-unreachable for read.dat's cache: reason_bytes" \
+			"$(mib "$(status_get "$STATUS" reason_bytes)"), usage" \
+			"$(mib "$(cgroup_mem_usage "$cg")"): $(cat "$STATUS")"
+	bytes=$(status_get "$STATUS" reason_bytes)
+	usage=$(cgroup_mem_usage "$cg")
+	(($(rss_anon "$ml") <= 8 * MI)) ||
+		fail "memload still has $(mib "$(rss_anon "$ml")") resident"
+	note "target-unreachable for file-cache: $(mib "$bytes") of $(mib "$usage") (target 64 MiB)," \
+		"map.dat resident $(mib "$(map_rss "$fc")"), memload RssAnon $(mib "$(rss_anon "$ml")")"
 
-"$USWAP_SHIM" status "$STATUS" >"$T/status.txt" 2>&1 || fail "uswap-shim status failed"
-grep -qx 'reason: file-cache' "$T/status.txt" ||
-	fail "uswap-shim status $STATUS shows no reason: $(<"$T/status.txt")"
-grep -q '^reason_bytes: [0-9]* (.*MiB)$' "$T/status.txt" ||
-	fail "uswap-shim status $STATUS shows no reason_bytes: $(<"$T/status.txt")"
-"$USWAP_SHIM" status "$HOOK_RUN" >"$T/list.txt" 2>&1 || fail "uswap-shim status $HOOK_RUN failed"
-grep -qE "^$shim +container +.* target-unreachable .* file-cache [0-9.]+ MiB$" "$T/list.txt" ||
-	fail "the listing does not show the reason: $(<"$T/list.txt")"
-n=$(grep -c 'page cache keeps it above its target' "$HOOK_RUN/$id.log")
-((n == 1)) || fail "the reclaim was logged $n times, not once"
-grep 'page cache keeps' "$HOOK_RUN/$id.log" | sed 's/^/# /'
+	"$USWAP_SHIM" status "$STATUS" >"$T/status.txt" 2>&1 || fail "uswap-shim status failed"
+	grep -qx 'reason: file-cache' "$T/status.txt" ||
+		fail "uswap-shim status $STATUS shows no reason: $(<"$T/status.txt")"
+	grep -q '^reason_bytes: [0-9]* (.*MiB)$' "$T/status.txt" ||
+		fail "uswap-shim status $STATUS shows no reason_bytes: $(<"$T/status.txt")"
+	"$USWAP_SHIM" status "$HOOK_RUN" >"$T/list.txt" 2>&1 ||
+		fail "uswap-shim status $HOOK_RUN failed"
+	grep -qE "^$shim +container +.* target-unreachable .* file-cache [0-9.]+ MiB$" "$T/list.txt" ||
+		fail "the listing does not show the reason: $(<"$T/list.txt")"
+	n=$(grep -c 'page cache keeps it above its target' "$HOOK_RUN/$id.log")
+	((n == 1)) || fail "the reclaim was logged $n times, not once"
+	grep 'page cache keeps' "$HOOK_RUN/$id.log" | sed 's/^/# /'
+fi
 
 kill -USR1 "$fc" "$ml"
 runc_expect_results "$id" result.f result.m
@@ -86,4 +112,5 @@ grep -q '^filecache: verified 128 + 64 MiB of file pages, 0 bad' "$T/runc-$id.ou
 	fail "filecache did not verify its files"
 runc_wait_stopped "$id" || fail "container $id did not stop"
 runc_expect_gone "$id" "$shim"
-echo "PASS: page cache above the target reported as file-cache, mapped cache paged out, all verified"
+echo "PASS: page cache above the target reported as file-cache, mapped cache paged out," \
+	"all verified"

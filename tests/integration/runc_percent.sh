@@ -82,7 +82,8 @@ runc_kill_delete "$id" >/dev/null 2>&1
 
 # ---- a pod's sandbox container carries the pod's annotations but is never paged ----
 
-for sandbox in io.kubernetes.cri-o.ContainerType=sandbox io.kubernetes.cri.container-type=sandbox; do
+for sandbox in io.kubernetes.cri-o.ContainerType=sandbox \
+	io.kubernetes.cri.container-type=sandbox; do
 	runc_new_id id
 	b=$T/$id
 	uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=$PERCENT% "$sandbox" -- /bin/true
