@@ -227,6 +227,25 @@ static int start(struct hook *h)
 	return 0;
 }
 
+/*
+ * A Kubernetes pod's sandbox ("pause" infra container): CRI-O and containerd give it the pod's
+ * annotations, so it would match io.uswap.enabled too. Nothing in it is worth paging, and it
+ * has no memory limit of its own, so a percentage target would fail the whole pod.
+ */
+static bool pod_sandbox(const struct uswap_oci_state *st)
+{
+	static const char *const keys[] = { "io.kubernetes.cri-o.ContainerType",
+					    "io.kubernetes.cri.container-type" };
+
+	for (size_t i = 0; i < USWAP_ARRAY_SIZE(keys); i++) {
+		const char *v = uswap_kv_get(st->annotations, st->nannotations, keys[i]);
+
+		if (v && !strcmp(v, "sandbox"))
+			return true;
+	}
+	return false;
+}
+
 /* Stop the container's pager (it exits by itself once the container is gone; this makes
  * sure) and remove its files. */
 static int stop(struct hook *h)
@@ -313,7 +332,7 @@ int main(int argc, char **argv)
 				    sizeof(err));
 	if (r < 0)
 		r = fail("container %s: %s", h.st.id, err);
-	else if (!h.a.enabled)
+	else if (!h.a.enabled || pod_sandbox(&h.st))
 		r = 0;
 	else if (!strcmp(stage, "createRuntime") || !strcmp(stage, "prestart"))
 		r = start(&h);

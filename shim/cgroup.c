@@ -298,15 +298,15 @@ static int read_keyed_at(int dirfd, const char *name, struct want_key *want, siz
 int uswap_cgroup_stat(const struct uswap_cgroup *cg, struct uswap_cgroup_stat *ret)
 {
 	/*
-	 * v1: total_* include the sub-cgroups a container may create; rss and cache count
-	 * this cgroup alone and are only the fallback. v2 counters are always hierarchical.
+	 * v1: total_* include the sub-cgroups a container may create; rss, cache and shmem
+	 * count this cgroup alone and are only the fallback. v2 counters are always
+	 * hierarchical. shmem is optional (kernels before 4.x lack it).
 	 */
-	struct want_key v1[] = { { .key = "total_rss" },
-				 { .key = "rss" },
-				 { .key = "total_cache" },
-				 { .key = "cache" } };
-	struct want_key v2[] = { { .key = "anon" }, { .key = "file" } };
-	struct want_key *anon, *file;
+	struct want_key v1[] = { { .key = "total_rss" },   { .key = "rss" },
+				 { .key = "total_cache" }, { .key = "cache" },
+				 { .key = "total_shmem" }, { .key = "shmem" } };
+	struct want_key v2[] = { { .key = "anon" }, { .key = "file" }, { .key = "shmem" } };
+	struct want_key *anon, *file, *shmem;
 	int r;
 
 	if (!cg_valid(cg) || !ret)
@@ -315,10 +315,12 @@ int uswap_cgroup_stat(const struct uswap_cgroup *cg, struct uswap_cgroup_stat *r
 		r = read_keyed_at(cg->dirfd, "memory.stat", v1, USWAP_ARRAY_SIZE(v1));
 		anon = v1[0].found ? &v1[0] : &v1[1];
 		file = v1[2].found ? &v1[2] : &v1[3];
+		shmem = v1[4].found ? &v1[4] : &v1[5];
 	} else {
 		r = read_keyed_at(cg->dirfd, "memory.stat", v2, USWAP_ARRAY_SIZE(v2));
 		anon = &v2[0];
 		file = &v2[1];
+		shmem = &v2[2];
 	}
 	if (r < 0)
 		return r;
@@ -326,6 +328,7 @@ int uswap_cgroup_stat(const struct uswap_cgroup *cg, struct uswap_cgroup_stat *r
 		return -EBADMSG;
 	ret->anon = anon->value;
 	ret->file = file->value;
+	ret->shmem = shmem->found ? USWAP_MIN(shmem->value, file->value) : 0;
 	return 0;
 }
 

@@ -132,7 +132,7 @@ static int print_file(const char *path, bool json)
 
 static void print_row(const struct uswap_status *st)
 {
-	char target[32] = "none", rss[32], evicted[32], store[32];
+	char target[32] = "none", rss[32], evicted[32], store[32], why[32] = "";
 	bool alive = kill(st->shim_pid, 0) == 0 || errno != ESRCH;
 
 	if (st->target_bytes)
@@ -140,9 +140,12 @@ static void print_row(const struct uswap_status *st)
 	uswap_format_size(st->rss_anon_bytes, rss, sizeof(rss));
 	uswap_format_size(st->evicted_pages * 4096, evicted, sizeof(evicted));
 	uswap_format_size(st->store_bytes, store, sizeof(store));
-	printf("%-8d %-9s %-16.16s %-18s %12s %12s %12s %12s %9.0f %8.1f %8.1f\n",
+	if (alive && st->reason[0])
+		uswap_format_size(st->reason_bytes, why, sizeof(why));
+	printf("%-8d %-9s %-16.16s %-18s %12s %12s %12s %12s %9.0f %8.1f %8.1f %s%s%s\n",
 	       (int)st->shim_pid, st->mode, st->id[0] ? st->id : "-", alive ? st->state : "gone",
-	       target, rss, evicted, store, st->faults_per_sec, st->fault_p50_us, st->fault_p99_us);
+	       target, rss, evicted, store, st->faults_per_sec, st->fault_p50_us, st->fault_p99_us,
+	       alive && st->reason[0] ? st->reason : "-", why[0] ? " " : "", why);
 }
 
 /* Every status file (*.json) in dir: a table, or with json one JSON array. */
@@ -167,9 +170,9 @@ static int list_dir(const char *dir, bool json)
 	if (json)
 		printf("[");
 	else
-		printf("%-8s %-9s %-16s %-18s %12s %12s %12s %12s %9s %8s %8s\n", "SHIM", "MODE",
+		printf("%-8s %-9s %-16s %-18s %12s %12s %12s %12s %9s %8s %8s %s\n", "SHIM", "MODE",
 		       "ID", "STATE", "TARGET", "RESIDENT", "EVICTED", "STORE", "FAULTS/S",
-		       "P50(us)", "P99(us)");
+		       "P50(us)", "P99(us)", "REASON");
 	for (int i = 0; i < n; i++) {
 		size_t len = strlen(names[i]->d_name);
 		struct uswap_status st;

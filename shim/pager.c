@@ -26,6 +26,7 @@
 #include "caps.h"
 #include "evict.h"
 #include "fault.h"
+#include "filemem.h"
 #include "inject.h"
 #include "space.h"
 #include "uswap/cgroup.h"
@@ -69,6 +70,7 @@ struct manager {
 	 * the processes to manage and gives the usage the target applies to */
 	bool exec_pending;
 	struct uswap_cgroup cg;
+	struct filemem fm; /* why the target is unreachable; page cache reclaim */
 };
 
 static int probe_features(struct pager *p)
@@ -607,6 +609,8 @@ static void write_status(struct manager *m, const char *state)
 	st.shim_rss_bytes = rss_anon(getpid());
 	st.store_cache_bytes = store_cache_bytes(&p->store);
 	snprintf(st.state, sizeof(st.state), "%s", state);
+	snprintf(st.reason, sizeof(st.reason), "%s", m->fm.reason);
+	st.reason_bytes = m->fm.reason_bytes;
 	for (size_t i = 0; i < m->nt && st.npids < USWAP_STATUS_MAX_PIDS; i++)
 		st.pids[st.npids++] = m->t[i].pid;
 	int r = uswap_status_write(m->cfg->status_path, &st);
@@ -982,7 +986,8 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 		if (r < 0)
 			goto out;
 	}
-	r = caps_drop(p->remote_dontneed);
+	/* A container keeps CAP_SYS_NICE too: remote MADV_PAGEOUT of its page cache needs it. */
+	r = caps_drop(p->remote_dontneed || m.cg.dirfd >= 0);
 	if (r < 0)
 		log_debug_errno(r, "capabilities not reduced: %m");
 	for (;;) {
@@ -1000,6 +1005,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 			check_stale_children(p);
 			measure(&m);
 			busy = enforce(&m);
+			filemem_tick(&m.fm, &m.cg, m.unreachable, m.usage, cfg->target, cfg->id);
 			if (now_ns() >= status_due) {
 				write_status(&m, p->store_full ? "store-full" :
 						 m.unreachable ? "target-unreachable" :

@@ -51,6 +51,8 @@ static const struct status_field status_fields[] = {
 	FIELD(mode, FIELD_STR),
 	FIELD(id, FIELD_STR),
 	FIELD(state, FIELD_STR),
+	FIELD(reason, FIELD_STR),
+	FIELD(reason_bytes, FIELD_U64),
 	FIELD(target_bytes, FIELD_U64),
 	FIELD(rss_anon_bytes, FIELD_U64),
 	FIELD(evicted_pages, FIELD_U64),
@@ -712,6 +714,9 @@ void uswap_status_print(FILE *f, const struct uswap_status *st)
 	print_str(f, "mode", st->mode, sizeof(st->mode));
 	print_str(f, "id", st->id, sizeof(st->id));
 	print_str(f, "state", st->state, sizeof(st->state));
+	print_str(f, "reason", st->reason, sizeof(st->reason));
+	if (st->reason[0])
+		print_size(f, "reason_bytes", st->reason_bytes);
 	if (st->target_bytes)
 		print_size(f, "target", st->target_bytes);
 	else

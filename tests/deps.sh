@@ -19,6 +19,7 @@ packages=(
 	busybox-static
 	runc
 	podman
+	python3-yaml
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -22,6 +22,8 @@ struct uswap_cgroup {
 struct uswap_cgroup_stat {
 	uint64_t anon; /* v1 total_rss (rss without it), v2 anon: bytes */
 	uint64_t file; /* v1 total_cache (cache), v2 file: page cache including shmem/tmpfs */
+	uint64_t shmem; /* v1 total_shmem (shmem), v2 shmem: the part of file in tmpfs/shm; 0 if
+			 * the kernel does not say */
 };
 
 struct uswap_cgroup_pressure {

@@ -28,6 +28,10 @@ struct uswap_status {
 	double stopped_ms_max; /* longest single stop */
 	uint64_t shim_rss_bytes; /* the shim's own RSS */
 	char state[32]; /* "ok", "target-unreachable", "store-full", "stopping" ... */
+	/* Why the target is unreachable: "" (it is not), "file-cache", "shmem",
+	 * "anon-unevictable" or "kernel-memory", and the bytes of that part of the usage. */
+	char reason[32];
+	uint64_t reason_bytes;
 	unsigned npids;
 	pid_t pids[USWAP_STATUS_MAX_PIDS];
 };

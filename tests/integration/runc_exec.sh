@@ -42,11 +42,6 @@ poll_until "$TIMEOUT" cgroup_at_target "$cg" ||
 note "both held: cgroup usage $(mib "$(cgroup_mem_usage "$cg")")"
 
 kill -USR1 "$first" "$second"
-for r in result result2; do
-	wait_for "$b/out/$r" "$RUN_TIMEOUT" || fail "no $r from container $id"
-	[[ $(<"$b/out/$r") == 0 ]] || fail "$r of container $id is $(<"$b/out/$r")"
-done
-! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
-runc_kill_delete "$id" || fail "container $id left something behind"
-wait_gone "$HOOK_SHIM" "$TIMEOUT" || fail "pager $HOOK_SHIM still running after runc delete"
+runc_expect_results "$id" result result2
+runc_expect_gone "$id" "$HOOK_SHIM"
 echo "PASS: runc exec into a paged container: both workloads held at the target and verified"

@@ -591,5 +591,26 @@ hook_shim_pid() {
 	track "$HOOK_SHIM"
 }
 
+# runc_expect_results ID NAME...: the result files BUNDLE/out/NAME that workloads in container
+# ID write (their exit status) appear within RUN_TIMEOUT and say 0, and the container's
+# output has no MISMATCH line. BUNDLE is $T/ID, as the tests make it.
+runc_expect_results() {
+	local id=$1 r f
+	shift
+	for r in "$@"; do
+		f=$T/$id/out/$r
+		wait_for "$f" "$RUN_TIMEOUT" || fail "no $r from container $id"
+		[[ $(<"$f") == 0 ]] || fail "$r of container $id is $(<"$f")"
+	done
+	! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
+}
+
+# runc_expect_gone ID PAGER: delete container ID, nothing may be left behind, and its pager
+# (pid PAGER) must exit.
+runc_expect_gone() {
+	runc_kill_delete "$1" || fail "container $1 left something behind"
+	wait_gone "$2" "$TIMEOUT" || fail "pager $2 still running after runc delete"
+}
+
 # cgroup_at_target DIR: the memory cgroup's usage is within TARGET_SLACK.
 cgroup_at_target() { (($(cgroup_mem_usage "$1") <= TARGET_SLACK)); }

@@ -38,12 +38,9 @@ note "container $id: cgroup usage $(mib "$(cgroup_mem_usage "$cg")"), evicted" \
 [[ $(status_get "$STATUS" mode) == container && $(status_get "$STATUS" id) == "$id" ]] ||
 	fail "status does not name container $id: $(cat "$STATUS")"
 kill -USR1 "$READY_PID"
-wait_for "$b/out/result" "$RUN_TIMEOUT" || fail "memload wrote no result"
-[[ $(<"$b/out/result") == 0 ]] || fail "memload in $id exited $(<"$b/out/result")"
-! grep -q MISMATCH "$T/runc-$id.out" || fail "$(grep -m1 MISMATCH "$T/runc-$id.out")"
+runc_expect_results "$id" result
 runc_wait_stopped "$id" || fail "container $id did not stop"
-runc_kill_delete "$id" || fail "container $id left something behind"
-wait_gone "$shim" "$TIMEOUT" || fail "pager $shim still running after runc delete"
+runc_expect_gone "$id" "$shim"
 left=$(find "$HOOK_RUN" "$HOOK_STORES" -mindepth 1 2>/dev/null)
 [[ -z $left ]] || fail "files left after runc delete: $left"
 note "annotated container verified, pager and files gone"

@@ -103,7 +103,7 @@ struct read_case {
 	int r_limit;
 	uint64_t limit;
 	int r_stat;
-	uint64_t anon, file;
+	uint64_t anon, file, shmem;
 	int r_pressure;
 	struct uswap_cgroup_pressure pressure;
 	int r_procs;
@@ -131,6 +131,7 @@ static const struct read_case read_cases[] = {
 	  .limit = UINT64_MAX,
 	  .anon = 94371840,
 	  .file = 8388608,
+	  .shmem = 4096,
 	  .pressure = { 1.53, 0.50, 4829131, 1290012 },
 	  .npids = 3,
 	  .pids = { 300, 301, 302 } },
@@ -158,7 +159,7 @@ static const struct read_case read_cases[] = {
 
 static void check_numbers(const struct uswap_cgroup *cg, const struct read_case *c)
 {
-	struct uswap_cgroup_stat st = { NOPE, NOPE };
+	struct uswap_cgroup_stat st = { NOPE, NOPE, NOPE };
 	uint64_t v = NOPE;
 
 	assert_int_equal(uswap_cgroup_usage(cg, &v), c->r_usage);
@@ -169,6 +170,7 @@ static void check_numbers(const struct uswap_cgroup *cg, const struct read_case 
 	assert_int_equal(uswap_cgroup_stat(cg, &st), c->r_stat);
 	assert_true(st.anon == (c->r_stat ? NOPE : c->anon));
 	assert_true(st.file == (c->r_stat ? NOPE : c->file));
+	assert_true(st.shmem == (c->r_stat ? NOPE : c->shmem));
 }
 
 static void check_pressure(const struct uswap_cgroup *cg, const struct read_case *c)
@@ -430,6 +432,7 @@ static const struct text_case stat_cases[] = {
 	{ TXT("anon 1\nfile 2\n") },
 	{ TXT("file 2\nanon 1") },
 	{ TXT("anon 1\nfile 2\nanon_thp 0\nfile_mapped 9\n") },
+	{ TXT("anon 1\nshmem 1\nfile 2\nshmem_thp 0\n") },
 	{ TXT("anon 1\n"), .r = -EBADMSG },
 	{ TXT("anon 1\nfile 2\nanon 3\n"), .r = -EBADMSG },
 	{ TXT("anon 1\nfile 2\nshmem\n"), .r = -EBADMSG },
@@ -450,13 +453,17 @@ static void test_stat_grammar(void **state)
 	assert_int_equal(uswap_cgroup_open_dir(dir, 2, &cg), 0);
 	for (size_t i = 0; i < USWAP_ARRAY_SIZE(stat_cases); i++) {
 		const struct text_case *c = &stat_cases[i];
-		struct uswap_cgroup_stat st = { NOPE, NOPE };
+		struct uswap_cgroup_stat st = { NOPE, NOPE, NOPE };
 
 		print_message("\"%.*s\"\n", (int)c->len, c->content);
 		put_file(dir, "memory.stat", c->content, c->len);
 		assert_int_equal(uswap_cgroup_stat(&cg, &st), c->r);
 		assert_true(st.anon == (c->r ? NOPE : 1));
 		assert_true(st.file == (c->r ? NOPE : 2));
+		/* shmem is optional: 0 when the kernel does not print it */
+		assert_true(st.shmem == (c->r					  ? NOPE :
+					 memmem(c->content, c->len, "shmem 1", 7) ? 1 :
+										    0));
 	}
 }
 

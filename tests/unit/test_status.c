@@ -36,6 +36,8 @@ static void assert_status_equal(const struct uswap_status *a, const struct uswap
 	assert_memory_equal(a->mode, b->mode, strnlen(a->mode, sizeof(a->mode)) + 1);
 	assert_memory_equal(a->id, b->id, strnlen(a->id, sizeof(a->id)) + 1);
 	assert_memory_equal(a->state, b->state, strnlen(a->state, sizeof(a->state)) + 1);
+	assert_memory_equal(a->reason, b->reason, strnlen(a->reason, sizeof(a->reason)) + 1);
+	assert_true(a->reason_bytes == b->reason_bytes);
 	assert_true(a->target_bytes == b->target_bytes);
 	assert_true(a->rss_anon_bytes == b->rss_anon_bytes);
 	assert_true(a->evicted_pages == b->evicted_pages);
@@ -175,6 +177,8 @@ static void fill_status(struct uswap_status *st)
 	/* Quotes, backslashes and control characters must survive the round trip. */
 	snprintf(st->id, sizeof(st->id), "a\"b\\c\nd\te\x01f\x7fg/h\xc3\xa9");
 	snprintf(st->state, sizeof(st->state), "target-unreachable");
+	snprintf(st->reason, sizeof(st->reason), "file-cache");
+	st->reason_bytes = 200ull << 20;
 	st->target_bytes = UINT64_MAX;
 	st->rss_anon_bytes = 64ull << 20;
 	st->evicted_pages = 1;
@@ -290,12 +294,28 @@ static void test_print(void **state)
 	assert_non_null(strstr(out, "shim_pid: 4242\n"));
 	assert_non_null(strstr(out, "mode: container\n"));
 	assert_non_null(strstr(out, "state: ok\n"));
+	/* A file without the reason keys (an older shim) reads as no reason. */
+	assert_non_null(strstr(out, "reason: -\n"));
+	assert_null(strstr(out, "reason_bytes"));
 	assert_non_null(strstr(out, "target: 67108864 (64.0 MiB)\n"));
 	assert_non_null(strstr(out, "rss_anon: 67108864 (64.0 MiB)\n"));
 	assert_non_null(strstr(out, "store: 41943040 (40.0 MiB)\n"));
 	assert_non_null(strstr(out, "shim_rss: 8388608 (8.0 MiB)\n"));
 	assert_non_null(strstr(out, "faults_total: 123456\n"));
 	assert_non_null(strstr(out, "pids: 100 101 2147483647\n"));
+}
+
+static void test_print_reason(void **state)
+{
+	_cleanup_free_ char *out = NULL;
+	struct uswap_status st = {};
+
+	snprintf(st.state, sizeof(st.state), "target-unreachable");
+	snprintf(st.reason, sizeof(st.reason), "file-cache");
+	st.reason_bytes = 150ull << 20;
+	out = print_to_string(&st);
+	assert_non_null(strstr(out, "state: target-unreachable\nreason: file-cache\n"
+				    "reason_bytes: 157286400 (150.0 MiB)\n"));
 }
 
 static void test_print_empty(void **state)
@@ -323,6 +343,7 @@ int main(void)
 						teardown_tmpdir),
 		cmocka_unit_test(test_write_errors),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_print_reason),
 		cmocka_unit_test(test_print_empty),
 	};
 

@@ -47,7 +47,6 @@ static struct {
 	uint64_t size_mib;
 	uint64_t seed;
 	const char *ready;
-	const char *result;
 	bool wait;
 	uint64_t hold;
 	uint64_t touch;
@@ -61,28 +60,7 @@ static struct {
 	int nreg;
 } M = { .size_mib = 64, .seed = 1 };
 
-__attribute__((noreturn)) static void finish(int code)
-{
-	char buf[16];
-
-	if (M.result) {
-		snprintf(buf, sizeof(buf), "%d\n", code);
-		wl_write_atomic(M.result, buf);
-	}
-	exit(code);
-}
-
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ERROR: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	finish(1);
-}
+#define die(...) wl_die(PROG, __VA_ARGS__)
 
 static void fill_page(const struct region *r, size_t i)
 {
@@ -678,9 +656,9 @@ static void op_exec(int next_op)
 		argv[a++] = "--ready";
 		argv[a++] = ready;
 	}
-	if (M.result) {
+	if (wl_result) {
 		argv[a++] = "--result";
-		argv[a++] = (char *)M.result;
+		argv[a++] = (char *)wl_result;
 	}
 	if (M.wait)
 		argv[a++] = "--wait";
@@ -863,7 +841,7 @@ static void parse_args(int argc, char **argv)
 				bad_arg("invalid --touch-loop '%s' (seconds)", optarg);
 			break;
 		case O_RESULT:
-			M.result = optarg;
+			wl_result = optarg;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -895,17 +873,17 @@ int main(int argc, char **argv)
 		inject_fault(getenv("MEMLOAD_FAULT"));
 	/* every op is followed by a full verification: one more here would only cost time */
 	if (M.nops == 0 && verify_all("after the wait"))
-		finish(1);
+		wl_finish(1);
 	for (int k = 0; k < M.nops; k++) {
 		char when[64];
 
 		if (run_op(k))
-			finish(1);
+			wl_finish(1);
 		snprintf(when, sizeof(when), "after op %s", M.ops[k]);
 		if (verify_all(when))
-			finish(1);
+			wl_finish(1);
 	}
 	if (M.touch && touch_loop())
-		finish(1);
-	finish(0);
+		wl_finish(1);
+	wl_finish(0);
 }

@@ -169,6 +169,34 @@ static inline int wl_write_atomic(const char *path, const char *text)
 	return 0;
 }
 
+/* The workload's --result file, if any: wl_finish writes the exit status there first. */
+static const char *wl_result __attribute__((unused));
+
+__attribute__((noreturn)) static inline void wl_finish(int code)
+{
+	char buf[16];
+
+	if (wl_result) {
+		snprintf(buf, sizeof(buf), "%d\n", code);
+		wl_write_atomic(wl_result, buf);
+	}
+	exit(code);
+}
+
+/* "PROG: ERROR: message" on stderr, then wl_finish(1). */
+__attribute__((format(printf, 2, 3), noreturn)) static inline void wl_die(const char *prog,
+									  const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ERROR: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	wl_finish(1);
+}
+
 /* Print "PROG: PREFIX" and the message on stderr, then exit with code (2: bad arguments). */
 __attribute__((format(printf, 4, 5), noreturn)) static inline void
 wl_exit(int code, const char *prog, const char *prefix, const char *fmt, ...)
