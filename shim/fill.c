@@ -39,7 +39,7 @@ struct req {
 static struct io_uring ring;
 static bool have_ring;
 static int ring_efd = -1;
-static unsigned queued;
+static unsigned queued, inflight;
 static struct req reqs[MAX_REQS];
 static struct req *free_reqs;
 
@@ -119,6 +119,17 @@ static bool space_alive(struct pager *p, const struct req *q)
 	return space_listed(p, q->sp) && q->sp->serial == q->serial && !q->sp->dead;
 }
 
+/* n pages mapped: less room before the target's slack; wake the manager when it is gone. */
+static void use_headroom(struct pager *p, uint64_t n)
+{
+	int64_t left = __atomic_sub_fetch(&p->headroom, (int64_t)n, __ATOMIC_RELAXED);
+	uint64_t one = 1;
+
+	if (left <= 0 && left + (int64_t)n > 0 && write(p->evict_fd, &one, sizeof(one)) < 0) {
+		/* Counter saturated: the manager is being woken anyway. */
+	}
+}
+
 /* Copy pages [k0, k1) of q into the space in one UFFDIO_COPY; each copied page's slot becomes
  * its clean record or goes. Returns the UFFDIO_COPY result for page k0 (0 when copied). */
 static int map_run(struct pager *p, struct req *q, unsigned k0, unsigned k1)
@@ -134,6 +145,7 @@ static int map_run(struct pager *p, struct req *q, unsigned k0, unsigned k1)
 		for (uint64_t i = 0; i < done; i++)
 			fault_filled(p, sp, q->addr + (k0 + i) * PAGE_SIZE_4K, q->slots[k0 + i],
 				     r == 2);
+		use_headroom(p, done);
 		k0 += (unsigned)done;
 		if (r > 0)
 			return 0;
@@ -236,6 +248,7 @@ static void issue(struct pager *p, struct req *q)
 		io_uring_prep_readv(sqe, p->store.fd, q->iov, q->niov, q->idx * PAGE_SIZE_4K);
 		io_uring_sqe_set_data(sqe, q);
 		queued++;
+		inflight++;
 		return;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -344,8 +357,13 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	struct fill_stream *st = stream_of(sp, page, &seq);
 	uint64_t serial = sp->serial, end = page + PAGE_SIZE_4K, ahead;
 	unsigned win = seq ? USWAP_MIN(st->win * 2, FILL_MAX_PAGES) : 1;
+	/* Over the target by its slack: only the page asked for, until the manager has
+	 * evicted (reading ahead then would only be evicted again unread). */
+	bool tight = __atomic_load_n(&p->headroom, __ATOMIC_RELAXED) <= 0;
 	int r;
 
+	if (tight)
+		win = 1;
 	st->used_ns = t0;
 	r = start(p, sp, page, win, keep, true, flags, t0, &end);
 	if (!have_ring && !(space_listed(p, sp) && sp->serial == serial))
@@ -359,7 +377,7 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	}
 	/* A stream reads its next cluster ahead, so its thread finds it mapped. */
 	ahead = USWAP_MAX(end, st->next);
-	if (seq && have_ring && start(p, sp, ahead, win, keep, false, 0, 0, &ahead) == 0)
+	if (seq && !tight && have_ring && start(p, sp, ahead, win, keep, false, 0, 0, &ahead) == 0)
 		end = ahead;
 	st->lo = page;
 	st->next = USWAP_MAX(end, page + PAGE_SIZE_4K);
@@ -382,6 +400,7 @@ void fill_reap(struct pager *p)
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&ring, cqe);
+		inflight--;
 		complete(p, q, res);
 	}
 }
@@ -389,12 +408,9 @@ void fill_reap(struct pager *p)
 void fill_exit(struct pager *p)
 {
 	if (have_ring) {
-		unsigned inflight = MAX_REQS;
 		struct io_uring_cqe *cqe;
 
 		/* Wait for the reads in flight: their buffers are about to go. */
-		for (struct req *q = free_reqs; q; q = q->next_free)
-			inflight--;
 		pthread_mutex_lock(&p->lock);
 		fill_submit();
 		for (; inflight && io_uring_wait_cqe(&ring, &cqe) == 0; inflight--) {

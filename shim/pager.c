@@ -42,6 +42,8 @@
 #define BUSY_TICK_MS 5
 #define MAX_PIDS 4096
 #define EVICT_BUDGET_NS (300ull * 1000000ull)
+/* Refills read neighbours and ahead only while the tree is below target + target/8. */
+#define HEADROOM_SLACK_DIV 8
 
 struct tracked {
 	pid_t pid;
@@ -65,6 +67,7 @@ struct manager {
 	uint64_t last_tick_ns;
 	double faults_per_sec;
 	bool unreachable;
+	uint64_t evicted_tick; /* bytes enforce() evicted this tick */
 	uint64_t store_full_since;
 	/* container mode: the root is traced until its exec, then armed; the cgroup names
 	 * the processes to manage and gives the usage the target applies to */
@@ -201,6 +204,10 @@ int pager_init(struct pager *p, const char *store_dir)
 	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->wake_fd < 0)
 		return -errno;
+	p->evict_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->evict_fd < 0)
+		return -errno;
+	p->headroom = INT64_MAX;
 	return 0;
 }
 
@@ -503,6 +510,7 @@ static bool enforce(struct manager *m)
 	int64_t need;
 
 	m->unreachable = false;
+	m->evicted_tick = 0;
 	if (!target || m->usage <= target)
 		return false;
 	if (p->store_full) {
@@ -542,10 +550,27 @@ static bool enforce(struct manager *m)
 		need -= got;
 		evicted = true;
 		sp->rss_anon -= USWAP_MIN(sp->rss_anon, (uint64_t)got * PAGE_SIZE_4K);
+		m->evicted_tick += (uint64_t)got * PAGE_SIZE_4K;
 	}
 	if (need > (int64_t)((target / 50) / PAGE_SIZE_4K) && now_ns() < deadline)
 		m->unreachable = true;
 	return evicted;
+}
+
+/* The refills the fault thread may still make before the tree is over its target by the
+ * slack, counted from what this tick measured and evicted. */
+static void set_headroom(struct manager *m)
+{
+	uint64_t target = m->cfg->target, limit = target + target / HEADROOM_SLACK_DIV;
+	int64_t h = INT64_MAX;
+
+	if (target) {
+		uint64_t now = m->usage - USWAP_MIN(m->usage, m->evicted_tick);
+
+		h = ((int64_t)limit - (int64_t)USWAP_MIN(now, (uint64_t)INT64_MAX)) /
+		    (int64_t)PAGE_SIZE_4K;
+	}
+	__atomic_store_n(&m->p->headroom, h, __ATOMIC_RELAXED);
 }
 
 /* ---- status ---- */
@@ -991,8 +1016,10 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 	if (r < 0)
 		log_debug_errno(r, "capabilities not reduced: %m");
 	for (;;) {
-		struct pollfd pfd = { .fd = m.sfd, .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = m.sfd, .events = POLLIN },
+					 { .fd = p->evict_fd, .events = POLLIN } };
 		size_t nset;
+		uint64_t v;
 
 		reap(&m);
 		inject_reap_lingering();
@@ -1005,6 +1032,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 			check_stale_children(p);
 			measure(&m);
 			busy = enforce(&m);
+			set_headroom(&m);
 			filemem_tick(&m.fm, &m.cg, m.unreachable, m.usage, cfg->target, cfg->id);
 			if (now_ns() >= status_due) {
 				write_status(&m, p->store_full ? "store-full" :
@@ -1019,7 +1047,11 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 			if (!discover(&m, set) && m.root_exited)
 				break;
 		}
-		if (poll(&pfd, 1, busy ? BUSY_TICK_MS : TICK_MS) > 0 && take_signal(&m)) {
+		if (poll(pfd, 2, busy ? BUSY_TICK_MS : TICK_MS) > 0 && (pfd[1].revents & POLLIN) &&
+		    read(p->evict_fd, &v, sizeof(v)) < 0) {
+			/* Already drained: the next tick evicts anyway. */
+		}
+		if ((pfd[0].revents & POLLIN) && take_signal(&m)) {
 			stopping = true;
 			if (restore_all(&m) == 0)
 				break;

@@ -134,6 +134,11 @@ struct pager {
 	struct space *spaces;
 	struct store store;
 	int wake_fd; /* eventfd waking the fault thread */
+	int evict_fd; /* eventfd waking the manager: refills used up the headroom */
+	/* Pages the fault thread may still map before the tree is over its target by more
+	 * than the slack: set by the manager at each measure, lowered by refills. At or below
+	 * zero, faults read no neighbours and nothing ahead, and the manager is woken. */
+	int64_t headroom;
 	uint64_t features; /* uffd features requested */
 	bool have_poison;
 	bool have_wp; /* anonymous write-protect faults: clean pages are tracked */

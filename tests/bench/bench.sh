@@ -5,10 +5,12 @@
 # uswap store, under the same limit with zram swap (when a zram device can be made here), and
 # under uswap-shim with the same target; one table with the ratios uswap/kernel of that run.
 # Usage: sudo tests/bench/bench.sh [--quick] [--size MIB] [--target MIB] [--out DIR]
+#                                  [--workloads LIST]
 #   --quick       256 MiB held at 64 MiB, fewer touches (a few minutes at most)
 #   --size MIB    working set (default 512; --quick 256)
 #   --target MIB  cgroup limit and uswap target (default 128; --quick 64)
 #   --out DIR     where results.tsv, results.md and logs/ go (default: a new temp dir)
+#   --workloads L comma list of seq,random,hotcold,write (default: all four)
 # Environment: USWAP_BUILD_DIR (default build/), USWAP_BENCH_TMP (where the swapfile and the
 # uswap store go, default /var/tmp; keep it on the disk you want to measure),
 # USWAP_BENCH_RUN_TIMEOUT (seconds before one run counts as hung and is killed, default 900).
@@ -36,12 +38,19 @@ quick=0 size="" target="" out=""
 while (($#)); do
 	case $1 in
 	--quick) quick=1; shift ;;
-	--size | --target | --out)
+	--size | --target | --out | --workloads)
 		(($# >= 2)) || { echo "bench.sh: $1 needs a value" >&2; exit 2; }
 		case $1 in
 		--size) size=$2 ;;
 		--target) target=$2 ;;
 		--out) out=$2 ;;
+		--workloads)
+			IFS=, read -ra WORKLOADS <<<"$2"
+			for wl in "${WORKLOADS[@]}"; do
+				[[ " seq random hotcold write " == *" $wl "* ]] ||
+					{ echo "bench.sh: unknown workload '$wl' (seq, random, hotcold, write)" >&2; exit 2; }
+			done
+			;;
 		esac
 		shift 2
 		;;
