@@ -331,15 +331,23 @@ static int start(struct pager *p, struct space *sp, uint64_t addr, unsigned win,
 	return 0;
 }
 
-/* The stream page continues, or the least recently used one, reset. */
-static struct fill_stream *stream_of(struct space *sp, uint64_t page, bool *ret_seq)
+/* The stream page continues (ret_seq), repeats (the same fault again, ret_again: a deferred
+ * fault retried, or a thread that faulted twice), or the least recently used one, reset. */
+static struct fill_stream *stream_of(struct space *sp, uint64_t page, bool *ret_seq,
+				     bool *ret_again)
 {
 	struct fill_stream *lru = &sp->streams[0];
 
+	*ret_again = false;
 	for (unsigned i = 0; i < FILL_STREAMS; i++) {
 		struct fill_stream *st = &sp->streams[i];
 
-		if (st->win && page >= st->lo && page <= st->next) {
+		if (st->win && page == st->lo) {
+			*ret_seq = false;
+			*ret_again = true;
+			return st;
+		}
+		if (st->win && page > st->lo && page <= st->next) {
 			*ret_seq = true;
 			return st;
 		}
@@ -353,8 +361,8 @@ static struct fill_stream *stream_of(struct space *sp, uint64_t page, bool *ret_
 
 int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags, uint64_t t0)
 {
-	bool seq, keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
-	struct fill_stream *st = stream_of(sp, page, &seq);
+	bool seq, again, keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
+	struct fill_stream *st = stream_of(sp, page, &seq, &again);
 	uint64_t serial = sp->serial, end = page + PAGE_SIZE_4K, ahead;
 	unsigned win = seq ? USWAP_MIN(st->win * 2, FILL_MAX_PAGES) : 1;
 	/* Over the target by its slack: only the page asked for, until the manager has
@@ -364,6 +372,8 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 
 	if (tight)
 		win = 1;
+	else if (again)
+		win = st->win; /* no progress: neither grow nor read further ahead */
 	st->used_ns = t0;
 	r = start(p, sp, page, win, keep, true, flags, t0, &end);
 	if (!have_ring && !(space_listed(p, sp) && sp->serial == serial))
@@ -379,8 +389,10 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	ahead = USWAP_MAX(end, st->next);
 	if (seq && !tight && have_ring && start(p, sp, ahead, win, keep, false, 0, 0, &ahead) == 0)
 		end = ahead;
+	if (!seq && !again)
+		st->next = 0;
 	st->lo = page;
-	st->next = USWAP_MAX(end, page + PAGE_SIZE_4K);
+	st->next = USWAP_MAX(st->next, USWAP_MAX(end, page + PAGE_SIZE_4K));
 	st->win = win;
 	return r;
 }
