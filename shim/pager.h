@@ -42,6 +42,7 @@ struct slot {
 	uint32_t refs; /* page-map entries pointing here (a page shared by forked spaces) */
 	uint8_t state;
 	bool reading; /* a store read for this page is in flight (fill.c) */
+	bool borrowed; /* data points into the evictor's staging buffer, not a malloc */
 	uint32_t csum;
 	uint64_t val;
 	void *data;

@@ -190,7 +190,8 @@ void slot_unref(struct pager *p, struct slot *s)
 		return;
 	if (s->state == SLOT_STORED)
 		store_release(&p->store, s->val);
-	free(s->data);
+	if (!s->borrowed)
+		free(s->data);
 	free(s);
 }
 
