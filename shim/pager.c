@@ -52,9 +52,20 @@ struct tracked {
 	bool seen;
 };
 
+/* A process seen in the middle of an exec: its new image has no vDSO mapped yet, so it
+ * cannot be armed before the exec completes. Tried again each tick for a while. */
+#define ARM_RETRY_NS (2ull * 1000000000ull)
+#define ARM_RETRY_MAX 16
+struct arm_retry {
+	pid_t pid;
+	uint64_t since_ns;
+};
+
 struct manager {
 	struct pager *p;
 	const struct pager_cfg *cfg;
+	struct arm_retry retry[ARM_RETRY_MAX];
+	unsigned nretry;
 	struct tracked *t;
 	size_t nt;
 	pid_t root;
@@ -405,6 +416,33 @@ static struct space *find_unidentified(struct manager *m, pid_t pid)
 	return found;
 }
 
+/* Arming pid failed with r: true if it should simply be tried again next tick (an exec
+ * not finished yet), false once that has lasted too long or for any other error. */
+static bool arm_again(struct manager *m, pid_t pid, int r)
+{
+	uint64_t now = now_ns();
+	unsigned i = 0;
+
+	while (i < m->nretry && m->retry[i].pid != pid)
+		i++;
+	if (r != -ENOENT) {
+		if (i < m->nretry)
+			m->retry[i] = m->retry[--m->nretry];
+		return false;
+	}
+	if (i == m->nretry) {
+		if (m->nretry == ARM_RETRY_MAX)
+			return false;
+		m->retry[m->nretry++] = (struct arm_retry){ pid, now };
+		log_debug("pid %d: no vDSO mapped yet (exec in progress?): arming later", pid);
+		return true;
+	}
+	if (now - m->retry[i].since_ns < ARM_RETRY_NS)
+		return true;
+	m->retry[i] = m->retry[--m->nretry];
+	return false;
+}
+
 static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 {
 	struct pager *p = m->p;
@@ -436,6 +474,10 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 				log_info("pid %d: forked child adopted", pid);
 		} else {
 			r = space_arm(p, pid, NULL, &sp);
+			if (r < 0 && proc_alive(pid) && arm_again(m, pid, r))
+				continue; /* not tracked: discovery offers it again */
+			if (r >= 0)
+				arm_again(m, pid, 0);
 			if (r < 0 && !proc_alive(pid))
 				log_debug_errno(r, "pid %d: exited while being armed: %m", pid);
 			else if (r < 0)
