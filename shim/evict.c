@@ -71,6 +71,7 @@ struct batch {
 	struct slot **clean;
 	uint64_t *addrs;
 	bool *moved;
+	int stage; /* staging buffer its pages were read into */
 };
 
 static bool quarantined(const struct space *sp, uint64_t start, uint64_t end, uint64_t now)
@@ -612,11 +613,29 @@ static int move_batch(struct pager *p, struct space *sp, struct batch *b)
 	return r;
 }
 
-/* The evictor's staging buffer (manager thread only): the stash is read into it in a few
+/* The evictor's staging buffers (manager thread only): the stash is read into one in a few
  * large copies, and a batch's pages are served and written from it until the batch is
  * stored. Reading into one malloc'ed page per page cost 4x more (a first-touch fault and
- * alignment padding per page). */
-static uint8_t *stage;
+ * alignment padding per page). Two of them, so that the next batch is moved and read out
+ * while the previous one is being written. */
+#define NSTAGES 2
+
+/* A batch's store write in flight: what finishing it needs. */
+struct wjob {
+	struct store_wbatch wb;
+	struct space *sp;
+	uint64_t serial;
+	struct store_page *pages;
+	uint64_t *idx;
+	size_t n;
+	struct slot **slots; /* every slot of the batch: the batch's references */
+	uint64_t *addrs;
+	uint64_t npages;
+	int stage;
+};
+
+static uint8_t *stages[NSTAGES];
+static struct wjob *stage_job[NSTAGES]; /* the write holding each buffer, NULL: free */
 
 static void drop_data(struct slot *s)
 {
@@ -626,19 +645,38 @@ static void drop_data(struct slot *s)
 	s->borrowed = false;
 }
 
-static int read_out(struct space *sp, struct batch *b)
+/* A free staging buffer for b, waiting for a write to finish if both are taken. */
+static int take_stage(struct pager *p, struct batch *b)
+{
+	for (;;) {
+		for (int i = 0; i < NSTAGES; i++) {
+			if (stage_job[i])
+				continue;
+			if (!stages[i]) {
+				void *m = mmap(NULL, STASH_SIZE, PROT_READ | PROT_WRITE,
+					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+				if (m == MAP_FAILED)
+					return -ENOMEM;
+				stages[i] = m;
+			}
+			b->stage = i;
+			return 0;
+		}
+		evict_finish_writes(p, true);
+	}
+}
+
+static int read_out(struct pager *p, struct space *sp, struct batch *b)
 {
 	struct iovec local[IOV_MAX], remote[IOV_MAX];
 	size_t nl = 0;
+	uint8_t *stage;
+	int r = take_stage(p, b);
 
-	if (!stage) {
-		void *m = mmap(NULL, STASH_SIZE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (m == MAP_FAILED)
-			return -ENOMEM;
-		stage = m;
-	}
+	if (r < 0)
+		return r;
+	stage = stages[b->stage];
 	for (uint64_t i = 0; i <= b->npages; i++) {
 		struct iovec *last = nl ? &local[nl - 1] : NULL;
 		uint8_t *page = stage + i * PAGE_SIZE_4K;
@@ -681,12 +719,12 @@ static int read_out(struct space *sp, struct batch *b)
  * an entry moved meanwhile) get their own copy before the staging buffer is reused. Where
  * even that fails, the buffer is left to them and a new one is made for the next batch:
  * never a lost page. Lock held. */
-static void unborrow(struct batch *b)
+static void unborrow(struct slot **slots, uint64_t npages, int stage)
 {
 	bool kept = false;
 
-	for (uint64_t i = 0; i < b->npages; i++) {
-		struct slot *s = b->slots[i];
+	for (uint64_t i = 0; i < npages; i++) {
+		struct slot *s = slots[i];
 		void *own;
 
 		if (!s || !s->borrowed || !s->data || s->refs <= 1)
@@ -702,7 +740,7 @@ static void unborrow(struct batch *b)
 	}
 	if (kept) {
 		log_error("out of memory: the eviction buffer stays with its pages");
-		stage = NULL;
+		stages[stage] = NULL;
 	}
 }
 
@@ -740,18 +778,82 @@ static void drop_clean_records(struct pager *p)
 		pmap_drop(p, &sp->clean, 0, UINT64_MAX);
 }
 
-static int store_out(struct pager *p, struct space *sp, struct batch *b)
+/* The write of job is over with result r: its pages are stored, or (store full, failing)
+ * put back into the workload, so nothing is lost and the pager's heap holds no evicted
+ * memory; a page whose entry moved meanwhile stays servable from memory. Eviction pauses
+ * (enforce). */
+static void finish_job(struct pager *p, struct wjob *j, int r)
 {
-	_cleanup_free_ struct store_page *pages = calloc(b->npages, sizeof(*pages));
-	_cleanup_free_ uint64_t *idx = calloc(b->npages, sizeof(*idx));
-	size_t n = 0;
-	int r;
+	struct space *sp = j->sp;
+	bool alive;
 
-	if (!pages || !idx)
-		return -ENOMEM;
 	pthread_mutex_lock(&p->lock);
-	for (uint64_t i = 0; i < b->npages; i++) {
-		struct slot *s = b->slots[i];
+	alive = space_listed(p, sp) && sp->serial == j->serial;
+	if (r == 0) {
+		p->store_writes += j->n;
+		for (size_t i = 0; i < j->n; i++) {
+			struct slot *s = j->pages[i].cookie;
+
+			drop_data(s);
+			s->val = j->pages[i].idx;
+			s->state = SLOT_STORED;
+		}
+	} else {
+		for (size_t i = 0; i < j->n && r != -ENOMEM; i++)
+			store_release(&p->store, j->idx[i]);
+		p->store_full = true;
+		drop_clean_records(p);
+		for (uint64_t k = 0; k < j->npages && alive; k++)
+			if (j->slots[k] && j->slots[k]->state == SLOT_MEM &&
+			    pmap_get(&sp->map, j->addrs[k]) == j->slots[k])
+				fault_fill_page(p, sp, j->addrs[k], FILL_WRITE);
+	}
+	unborrow(j->slots, j->npages, j->stage);
+	for (uint64_t k = 0; k < j->npages; k++)
+		if (j->slots[k])
+			slot_unref(p, j->slots[k]);
+	pthread_mutex_unlock(&p->lock);
+	stage_job[j->stage] = NULL;
+	store_wbatch_free(&j->wb);
+	free(j->pages);
+	free(j->idx);
+	free(j->slots);
+	free(j->addrs);
+	free(j);
+}
+
+void evict_finish_writes(struct pager *p, bool wait)
+{
+	bool any = false;
+
+	for (int i = 0; i < NSTAGES; i++)
+		any |= stage_job[i] != NULL;
+	if (!any)
+		return;
+	if (p->store.async)
+		store_reap(&p->store, wait);
+	for (int i = 0; i < NSTAGES; i++)
+		if (stage_job[i] && !stage_job[i]->wb.pending)
+			finish_job(p, stage_job[i], stage_job[i]->wb.err);
+}
+
+void evict_drain_writes(struct pager *p)
+{
+	for (int i = 0; i < NSTAGES; i++)
+		while (stage_job[i])
+			evict_finish_writes(p, true);
+}
+
+/* Checksum the batch's pages still wanted (same-filled ones need no write) and give them
+ * store pages. Lock held. */
+static int prepare_job(struct pager *p, struct wjob *j)
+{
+	j->pages = calloc(j->npages, sizeof(*j->pages));
+	j->idx = calloc(j->npages, sizeof(*j->idx));
+	if (!j->pages || !j->idx)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < j->npages; i++) {
+		struct slot *s = j->slots[i];
 		uint64_t v;
 
 		if (!s || s->refs == 1 || s->state != SLOT_MEM)
@@ -763,46 +865,45 @@ static int store_out(struct pager *p, struct space *sp, struct batch *b)
 			continue;
 		}
 		s->csum = page_checksum(s->data);
-		pages[n].data = s->data;
-		pages[n].cookie = s;
-		n++;
+		j->pages[j->n].data = s->data;
+		j->pages[j->n].cookie = s;
+		j->n++;
 	}
-	r = store_alloc(&p->store, idx, n);
-	for (size_t i = 0; i < n && r == 0; i++)
-		pages[i].idx = idx[i];
-	pthread_mutex_unlock(&p->lock);
-	if (r == 0)
-		r = store_write(&p->store, pages, n);
-	pthread_mutex_lock(&p->lock);
-	if (r == 0)
-		p->store_writes += n;
-	if (r < 0) {
-		/* The store is full (or failing): nothing may be lost, and the pager's own heap is
-		 * no place to keep evicted memory either. Put the batch back into the workload;
-		 * a page whose entry moved meanwhile stays servable from memory. Eviction
-		 * pauses (enforce). */
-		for (size_t i = 0; i < n && r != -ENOMEM; i++)
-			store_release(&p->store, idx[i]);
-		p->store_full = true;
-		drop_clean_records(p);
-		for (uint64_t j = 0; j < b->npages; j++)
-			if (b->slots[j] && b->slots[j]->state == SLOT_MEM &&
-			    pmap_get(&sp->map, b->addrs[j]) == b->slots[j])
-				fault_fill_page(p, sp, b->addrs[j], FILL_WRITE);
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			struct slot *s = pages[i].cookie;
+	if (store_alloc(&p->store, j->idx, j->n) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < j->n; i++)
+		j->pages[i].idx = j->idx[i];
+	return 0;
+}
 
-			drop_data(s);
-			s->val = pages[i].idx;
-			s->state = SLOT_STORED;
-		}
-	}
-	unborrow(b);
-	for (uint64_t i = 0; i < b->npages; i++)
-		if (b->slots[i])
-			slot_unref(p, b->slots[i]);
+/* Write the batch to the store: queued on io_uring where the store allows it (finished by
+ * evict_finish_writes, while the next batch is moved and read out), else at once. The job
+ * takes the batch's slots and staging buffer. 0 or -errno. */
+static int store_out(struct pager *p, struct space *sp, struct batch *b)
+{
+	struct wjob *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	*j = (struct wjob){ .sp = sp,
+			    .serial = sp->serial,
+			    .slots = b->slots,
+			    .addrs = b->addrs,
+			    .npages = b->npages,
+			    .stage = b->stage };
+	b->slots = NULL;
+	b->addrs = NULL;
+	stage_job[j->stage] = j;
+	pthread_mutex_lock(&p->lock);
+	r = prepare_job(p, j);
 	pthread_mutex_unlock(&p->lock);
+	if (r == 0 && p->store.async)
+		r = store_write_async(&p->store, j->pages, j->n, &j->wb);
+	else if (r == 0)
+		r = store_write(&p->store, j->pages, j->n);
+	if (r < 0 || !p->store.async || !j->wb.pending)
+		finish_job(p, j, r);
 	return r;
 }
 
@@ -873,9 +974,9 @@ long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 	moved = b->nmoved;
 	if (!moved)
 		goto out;
-	r2 = read_out(sp, b);
+	r2 = read_out(p, sp, b);
 	if (r2 < 0 && r2 != -ESRCH)
-		r2 = read_out(sp, b);
+		r2 = read_out(p, sp, b);
 	if (r2 == -ESRCH) {
 		/* The target is gone, and its pages with it. */
 		pthread_mutex_lock(&p->lock);

@@ -212,6 +212,8 @@ int pager_init(struct pager *p, const char *store_dir)
 	r = store_open(&p->store, store_dir);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the store in %s: %m", store_dir);
+	if (!p->no_uring && !store_async_init(&p->store))
+		log_debug("store writes are synchronous (no O_DIRECT or no io_uring)");
 	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->wake_fd < 0)
 		return -errno;
@@ -767,6 +769,7 @@ static int restore_all(struct manager *m)
 	size_t failed = 0;
 
 	write_status(m, "stopping");
+	evict_drain_writes(p);
 	for (struct space *sp = p->spaces; sp; sp = sp->next)
 		failed += restore_space(p, sp);
 	if (failed) {
@@ -1072,6 +1075,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 				break;
 			adopt_new(&m, set, nset);
 			check_stale_children(p);
+			evict_finish_writes(p, false);
 			measure(&m);
 			busy = enforce(&m);
 			set_headroom(&m);
@@ -1101,6 +1105,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 	}
 	r = 0;
 out:
+	evict_drain_writes(p);
 	fault_thread_stop(p);
 	*ret_status = m.root_exited ? m.root_status : 0;
 	if (stopping)

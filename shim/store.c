@@ -49,6 +49,12 @@ int store_open(struct store *s, const char *dir)
 
 void store_close(struct store *s)
 {
+	if (s->async) {
+		while (s->inflight)
+			store_reap(s, true);
+		io_uring_queue_exit(&s->ring);
+		s->async = false;
+	}
 	if (s->fd >= 0) {
 		close(s->fd);
 		unlink(s->path);
@@ -185,6 +191,118 @@ int store_write(struct store *s, struct store_page *pages, size_t n)
 		posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
 	}
 	return 0;
+}
+
+#define WRING_ENTRIES 64
+
+/* One write request: a run of adjacent store pages. */
+struct store_wreq {
+	struct store_wbatch *wb;
+	size_t len;
+};
+
+bool store_async_init(struct store *s)
+{
+	/* Without O_DIRECT each batch must be synced and dropped from the page cache: the
+	 * synchronous path does that. */
+	if (!s->direct || io_uring_queue_init(WRING_ENTRIES, &s->ring, 0) < 0)
+		return false;
+	s->async = true;
+	return true;
+}
+
+static void reap_one(struct store *s, struct io_uring_cqe *cqe)
+{
+	struct store_wreq *q = io_uring_cqe_get_data(cqe);
+	int res = cqe->res;
+
+	io_uring_cqe_seen(&s->ring, cqe);
+	s->inflight--;
+	if (!q->wb->err && (res < 0 || (size_t)res != q->len))
+		q->wb->err = res < 0 ? res : -ENOSPC;
+	q->wb->pending--;
+}
+
+void store_reap(struct store *s, bool wait)
+{
+	struct io_uring_cqe *cqe;
+
+	if (wait && s->inflight && io_uring_wait_cqe(&s->ring, &cqe) == 0)
+		reap_one(s, cqe);
+	while (s->inflight && io_uring_peek_cqe(&s->ring, &cqe) == 0)
+		reap_one(s, cqe);
+}
+
+/* An SQE, making room first if the ring is full of writes in flight. Never one taken and
+ * left unprepared: it would go out with an old request's contents. */
+static struct io_uring_sqe *get_sqe(struct store *s)
+{
+	for (;;) {
+		struct io_uring_sqe *sqe;
+
+		if (s->inflight >= WRING_ENTRIES) {
+			io_uring_submit(&s->ring);
+			store_reap(s, true);
+			continue;
+		}
+		sqe = io_uring_get_sqe(&s->ring);
+		if (sqe)
+			return sqe;
+		io_uring_submit(&s->ring);
+	}
+}
+
+/* One request for pages[0..n) (adjacent store pages), their data as iovecs from iov. */
+static void queue_run(struct store *s, struct store_wbatch *wb, const struct store_page *pages,
+		      size_t n, struct iovec *iov, size_t niov, struct store_wreq *req)
+{
+	struct io_uring_sqe *sqe = get_sqe(s);
+
+	*req = (struct store_wreq){ wb, n * PG };
+	io_uring_prep_writev(sqe, s->fd, iov, (unsigned)niov, pages[0].idx * PG);
+	io_uring_sqe_set_data(sqe, req);
+	wb->pending++;
+	s->inflight++;
+}
+
+int store_write_async(struct store *s, struct store_page *pages, size_t n, struct store_wbatch *wb)
+{
+	size_t nreq = 0, niov = 0, run = 0, run_iov = 0;
+
+	*wb = (struct store_wbatch){ 0 };
+	if (!n)
+		return 0;
+	wb->iov = calloc(n, sizeof(*wb->iov));
+	wb->req = calloc(n, sizeof(*wb->req));
+	if (!wb->iov || !wb->req) {
+		store_wbatch_free(wb);
+		return -ENOMEM;
+	}
+	qsort(pages, n, sizeof(*pages), cmp_page);
+	for (size_t i = 0; i < n; i++) {
+		struct iovec *last = niov > run_iov ? &wb->iov[niov - 1] : NULL;
+
+		if (last && (const uint8_t *)last->iov_base + last->iov_len == pages[i].data)
+			last->iov_len += PG;
+		else
+			wb->iov[niov++] = (struct iovec){ (void *)pages[i].data, PG };
+		if (i + 1 < n && pages[i + 1].idx == pages[i].idx + 1 && niov - run_iov < IOV_MAX)
+			continue;
+		queue_run(s, wb, pages + run, i + 1 - run, wb->iov + run_iov, niov - run_iov,
+			  &wb->req[nreq++]);
+		run = i + 1;
+		run_iov = niov;
+	}
+	io_uring_submit(&s->ring);
+	return 0;
+}
+
+void store_wbatch_free(struct store_wbatch *wb)
+{
+	free(wb->iov);
+	free(wb->req);
+	wb->iov = NULL;
+	wb->req = NULL;
 }
 
 int store_read(struct store *s, uint64_t idx, void *buf)
