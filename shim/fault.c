@@ -368,6 +368,8 @@ static int serve(struct pager *p, struct space *sp, uint64_t addr, uint64_t flag
 		return 1;
 	case -ESRCH:
 	case -ENOSPC:
+		log_debug("pid %d: fault at %#lx: the address space is gone (%d)", sp->pid,
+			  (unsigned long)addr, r);
 		sp->dead = true;
 		return r;
 	default:

@@ -211,8 +211,11 @@ static void complete(struct pager *p, struct req *q, int res)
 		}
 		if (r == 0 && ok[0])
 			fault_record_latency(p, q->t0);
-		else if (r == -ESRCH || r == -ENOSPC)
+		else if (r == -ESRCH || r == -ENOSPC) {
+			log_debug("pid %d: refill at %#lx: the address space is gone (%d)",
+				  q->sp->pid, (unsigned long)q->addr, r);
 			q->sp->dead = true;
+		}
 		else if (r < 0)
 			/* An event came first, an mm change is in flight: serve the fault again
 			 * from whatever its entry says then (a poisoned page faults no more). */

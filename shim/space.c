@@ -668,12 +668,16 @@ enum space_health space_check(struct pager *p, struct space *sp)
 	if (sp->pidfd >= 0) {
 		struct pollfd pfd = { .fd = sp->pidfd, .events = POLLIN };
 
-		if (poll(&pfd, 1, 0) > 0)
+		if (poll(&pfd, 1, 0) > 0) {
+			log_debug("pid %d: exited", sp->pid);
 			return SPACE_GONE;
+		}
 	}
 	r = zeropage(sp->uffd, probe);
-	if (r == -ESRCH || r == -ENOSPC)
+	if (r == -ESRCH || r == -ENOSPC) {
+		log_debug("pid %d: probe: %d", sp->pid, r);
 		return sp->pid ? SPACE_EXECED : SPACE_GONE;
+	}
 	if (!sp->pid || !p->have_kcmp)
 		return SPACE_OK;
 	if (syscall(SYS_kcmp, getpid(), sp->pid, KCMP_FILE, sp->uffd, sp->target_fd) != 0)

@@ -59,6 +59,11 @@ dump_logs() {
 	for entry in "${DUMP_FILES[@]}"; do
 		dump_file "${entry%%:*}" "${entry#*:}"
 	done
+	# the hook's pagers (runc tests): their logs go when the container is deleted
+	for entry in "${HOOK_RUN:-/nonexistent}"/*.log; do
+		[[ -f $entry ]] && dump_file "$entry" "pager log"
+	done
+	return 0
 }
 
 fail() {

@@ -17,8 +17,12 @@ id="" # set by runc_new_id
 
 runc_new_id id
 b=$T/$id
-uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=64Mi -- /bin/memload-static \
-	--size 128 --wait --ops verify,rewrite,verify --ready /out/ready --result /out/result
+# The container's init is a shell that outlives both workloads: when pid 1 of the container's
+# pid namespace exits, the kernel kills every other process in it, and the exec'ed memload
+# would die unfinished if the first one finished before it.
+script='/bin/memload-static --size 128 --wait --ops verify,rewrite,verify --ready /out/ready \
+	--result /out/result; until test -e /out/result2; do sleep 1; done'
+uswap_bundle "$b" io.uswap.enabled=true io.uswap.target=64Mi -- /bin/sh -c "$script"
 runc_run_detached "$id" "$b" || fail "runc run -d $id failed: $(tail -n 5 "$T/runc-$id.out")"
 STATUS=$HOOK_RUN/$id.json
 hook_shim_pid "$id"
