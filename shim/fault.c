@@ -467,6 +467,7 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 		break;
 	}
 	case UFFD_EVENT_REMAP:
+		sp->vma_seq++;
 		remap(p, sp, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
 		break;
 	case UFFD_EVENT_REMOVE:
@@ -476,6 +477,7 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 		quarantine(sp, m->arg.remove.start, m->arg.remove.end);
 		break;
 	case UFFD_EVENT_UNMAP:
+		sp->vma_seq++;
 		space_drop_range(p, sp, m->arg.remove.start, m->arg.remove.end);
 		space_forget_regs(sp, m->arg.remove.start, m->arg.remove.end);
 		if (m->arg.remove.start < sp->stash + STASH_SIZE && m->arg.remove.end > sp->stash) {

@@ -215,8 +215,7 @@ static void complete(struct pager *p, struct req *q, int res)
 			log_debug("pid %d: refill at %#lx: the address space is gone (%d)",
 				  q->sp->pid, (unsigned long)q->addr, r);
 			q->sp->dead = true;
-		}
-		else if (r < 0)
+		} else if (r < 0)
 			/* An event came first, an mm change is in flight: serve the fault again
 			 * from whatever its entry says then (a poisoned page faults no more). */
 			fault_defer(q->sp, q->addr, q->flags, q->t0);

@@ -111,6 +111,9 @@ struct space {
 	struct pmap clean;
 	struct range *regs; /* ranges we registered */
 	size_t nregs;
+	/* Counts the UNMAP and REMAP events applied: a view of the VMAs read before it changed
+	 * may show ranges since unmapped and so must not be registered by (lock held). */
+	uint64_t vma_seq;
 	struct quarantine_entry q[QUARANTINE_MAX];
 	unsigned nq;
 	uint64_t cursor; /* eviction clock hand */

@@ -201,6 +201,8 @@ int space_register(struct space *sp, uint64_t start, uint64_t end, bool wp)
 	}
 	if (!(reg.mode & UFFDIO_REGISTER_MODE_WP) && ioctl(sp->uffd, UFFDIO_REGISTER, &reg) < 0)
 		return -errno;
+	if (space_registered(sp, start, end))
+		return 0;
 	n = realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
@@ -449,20 +451,34 @@ fail_free:
 	return r;
 }
 
-/* Does a VmFlags line of smaps name a flag that keeps fork from copying the VMA's pages:
- * "wf" (MADV_WIPEONFORK: the child reads zeros) or "dc" (MADV_DONTFORK: not mapped)? */
-static bool flags_nocopy(const char *line)
+/* Does a VmFlags line of smaps name the two-letter flag? */
+static bool vmflag(const char *line, const char *flag)
 {
 	for (const char *t = line + strlen("VmFlags:"); *t;) {
 		while (*t == ' ')
 			t++;
-		if ((t[0] == 'w' && t[1] == 'f') || (t[0] == 'd' && t[1] == 'c'))
-			if (t[2] == ' ' || t[2] == '\n' || t[2] == '\0')
-				return true;
+		if (t[0] == flag[0] && t[1] == flag[1] && (t[2] == ' ' || t[2] == '\0'))
+			return true;
 		while (*t && *t != ' ')
 			t++;
 	}
 	return false;
+}
+
+/* Record [start,end) as registered, merged with a record that ends where it starts. */
+static void add_reg(struct space *sp, uint64_t start, uint64_t end)
+{
+	struct range *n;
+
+	if (sp->nregs && sp->regs[sp->nregs - 1].end == start) {
+		sp->regs[sp->nregs - 1].end = end;
+		return;
+	}
+	n = realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
+	if (!n)
+		return; /* unrecorded: the next batch registers it again */
+	sp->regs = n;
+	sp->regs[sp->nregs++] = (struct range){ start, end };
 }
 
 void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
@@ -487,6 +503,15 @@ void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
 			 (int)pid, path);
 		return;
 	}
+	/* Which of the child's VMAs are registered is rebuilt from the kernel's own view (the
+	 * "um" flag): the parent's record, copied at the fork, also covers VMAs that fork did
+	 * not copy (MADV_DONTFORK). Trusting it, a VMA the child maps there later would be taken
+	 * as registered and its pages moved out with nothing to fault to on their next access.
+	 * From the parent's smaps (the child not identified yet) only what fork left out goes. */
+	bool own = pid == child->pid;
+
+	if (own)
+		child->nregs = 0;
 	for (char *line = buf, *next; *line; line = next) {
 		uint64_t a, b;
 		char dash;
@@ -495,8 +520,15 @@ void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
 		if (*next)
 			*next++ = '\0';
 		if (!strncmp(line, "VmFlags:", 8)) {
-			if (end > start && flags_nocopy(line))
+			/* "wf" (wipe-on-fork: the child reads zeros), "dc" (not copied at all). */
+			bool wiped = vmflag(line, "wf"), gone = vmflag(line, "dc");
+
+			if (end > start && (wiped || gone))
 				space_drop_range(p, child, start, end);
+			if (end > start && own && !gone && vmflag(line, "um"))
+				add_reg(child, start, end);
+			else if (end > start && !own && gone)
+				space_forget_regs(child, start, end);
 		} else if (sscanf(line, "%" SCNx64 "%c%" SCNx64 " ", &a, &dash, &b) == 3 &&
 			   dash == '-') {
 			/* A VMA's first line. Only a whole match counts: field lines such as
@@ -562,45 +594,77 @@ bool space_same_mm(struct pager *p, struct space *sp, pid_t pid)
 	return syscall(SYS_kcmp, sp->pid, pid, KCMP_VM, 0, 0) == 0;
 }
 
-bool space_matches(struct pager *p, struct space *sp, pid_t pid)
+/* Write a fresh token into the first id page after sp->id_page that is still missing in sp's
+ * mm; it becomes sp's token. 0, or -errno (-ENOSPC: no id page left). */
+static int write_token(struct space *sp)
 {
-	char path[64];
-	uint64_t pm = 0, tok = 0, addr;
-	_cleanup_close_ int fd = -1;
+	static uint64_t counter;
+	_Alignas(4096) static uint8_t page[4096];
 
-	if (sp->id_page < 0) {
-		/* Write a unique token into an id page that is missing in this mm: only this
-		 * mm can then show it. */
-		static uint64_t counter;
-		_Alignas(4096) static uint8_t page[4096];
+	for (int k = sp->id_page < 0 ? 1 : sp->id_page + 1; k < ID_PAGES; k++) {
+		struct uffdio_copy cp = { .dst = sp->scratch + SCRATCH_ARGS + k * PAGE_SIZE_4K,
+					  .src = (uint64_t)page,
+					  .len = PAGE_SIZE_4K };
+		uint64_t tok = (now_ns() << 16) ^ ++counter ^ 0x5a5a5a5a00000000ull;
 
-		for (int k = 1; k < ID_PAGES && sp->id_page < 0; k++) {
-			struct uffdio_copy cp = { .dst = sp->scratch + SCRATCH_ARGS +
-							 k * PAGE_SIZE_4K,
-						  .src = (uint64_t)page,
-						  .len = PAGE_SIZE_4K };
-
-			sp->id_token = (now_ns() << 16) ^ ++counter ^ 0x5a5a5a5a00000000ull;
-			memcpy(page, &sp->id_token, sizeof(sp->id_token));
-			if (ioctl(sp->uffd, UFFDIO_COPY, &cp) == 0)
-				sp->id_page = k;
-			else if (errno != EEXIST)
-				return false;
+		memcpy(page, &tok, sizeof(tok));
+		if (ioctl(sp->uffd, UFFDIO_COPY, &cp) == 0) {
+			sp->id_page = k;
+			sp->id_token = tok;
+			return 0;
 		}
-		if (sp->id_page < 0)
-			return false;
+		if (errno != EEXIST)
+			return -errno;
 	}
-	addr = sp->scratch + SCRATCH_ARGS + (uint64_t)sp->id_page * PAGE_SIZE_4K;
+	return -ENOSPC;
+}
+
+/* Does pid's id page show sp's current token? Only a present page is read: a missing one
+ * would fault into a uffd. */
+static bool shows_token(const struct space *sp, pid_t pid)
+{
+	uint64_t addr = sp->scratch + SCRATCH_ARGS + (uint64_t)sp->id_page * PAGE_SIZE_4K;
+	uint64_t pm = 0, tok = 0;
+	_cleanup_close_ int fd = -1;
+	char path[64];
+
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || pread(fd, &pm, sizeof(pm), (off_t)(addr / PAGE_SIZE_4K * 8)) != 8)
 		return false;
-	/* Read only a present page: a missing one would fault into a uffd. */
 	if (!(pm >> 63))
 		return false;
-	if (target_read(pid, addr, &tok, sizeof(tok)) < 0)
+	return target_read(pid, addr, &tok, sizeof(tok)) == 0 && tok == sp->id_token;
+}
+
+/*
+ * Is pid the process whose mm sp's uffd belongs to? A token written through the uffd into
+ * a page missing in that mm shows only there, except in processes it forks afterwards: they
+ * copy the page. So a match is confirmed with a fresh token, written once pid is pinned by a
+ * pidfd: a process that already existed then and shows the new token is the mm's own. (A
+ * fork child carrying its parent's token and taken for it had its pages moved through one
+ * process and read from the other's stash: wrong data.)
+ */
+bool space_matches(struct pager *p, struct space *sp, pid_t pid)
+{
+	_cleanup_close_ int pidfd = -1;
+	struct pollfd pfd;
+
+	if (sp->id_page < 0 && write_token(sp) < 0)
 		return false;
-	return tok == sp->id_token;
+	if (!shows_token(sp, pid))
+		return false;
+	pidfd = pidfd_open_(pid);
+	if (pidfd < 0 || write_token(sp) < 0)
+		return false;
+	if (!shows_token(sp, pid)) {
+		log_debug("pid %d carries the id token of another process (its fork parent)",
+			  (int)pid);
+		return false;
+	}
+	/* Still the process pinned before the token was written, not a new one with its pid. */
+	pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	return poll(&pfd, 1, 0) == 0;
 }
 
 int space_reinstall_fd(struct pager *p, struct space *sp)
