@@ -89,7 +89,8 @@ fi
 # none and uswap-idle page nothing: their phases touch this many times more, or a phase of a
 # few milliseconds would measure noise instead of the idle pager's cost
 declare -A UNPAGED=([access]=20 [redis]=4)
-EVICT_REPS=3 # eviction measurements per config; the median is reported
+IDLE_ROUNDS=3 # runs of none and uswap-idle; the fastest is reported
+EVICT_REPS=3  # eviction measurements per config; the median is reported
 
 # ---- state torn down by cleanup, whatever happens ----
 
@@ -572,8 +573,9 @@ if wants redis && [[ -z ${SKIP[redis]:-} ]]; then
 fi
 
 # the idle pager's cost is a few percent at most, less than one run varies on a shared
-# machine: none and uswap-idle run twice, alternating, and the report keeps the faster run
-for _ in 1 2; do
+# machine: none and uswap-idle run IDLE_ROUNDS times, alternating, and the report keeps the
+# fastest run of each
+for ((round = 0; round < IDLE_ROUNDS; round++)); do
 	run_config none
 	run_config uswap-idle
 done
@@ -656,7 +658,7 @@ fi
 if grep -q $'\toom-killed\t' "$out/results.tsv"; then
 	summary+=("oom-killed: the kernel OOM-killed the workload in its cgroup (memcg reclaim gave up while swapping)")
 fi
-summary+=("none and uswap-idle: the faster of 2 alternating runs (every run: runs.tsv, redis.runs.tsv)")
+summary+=("none and uswap-idle: the fastest of $IDLE_ROUNDS alternating runs (every run: runs.tsv, redis.runs.tsv)")
 summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB); redis: per GET of a random 4000-byte value ($REDIS_CLIENTS clients); none and uswap-idle make ${UNPAGED[access]}x the touches (redis: ${UNPAGED[redis]}x the requests) so that their phases last long enough to compare")
 summary+=("max res: kernel = the cgroup's max_usage_in_bytes; none/uswap = RssAnon sampled every 100 ms (results.tsv: VmHWM too); phase = timed phase, run = with the fill")
 summary+=("ratios: ns/touch over that of no limit (vs none) and uswap's over the kernel's (>1: slower); pages in/out during the phase: kernel pswpin/pswpout, uswap faults/evictions")
@@ -673,16 +675,25 @@ fi
 
 # the tables: $1 = text or md
 report() {
-	main_cells | print_table "$1"
+	local blank=""
+	if [[ -s $rows ]]; then
+		[[ $1 == md ]] && printf '%s\n\n' "## time per touch"
+		main_cells | print_table "$1"
+		blank=1
+	fi
 	if [[ -s $redis_rows ]]; then
-		echo
+		[[ -n $blank ]] && echo
 		[[ $1 == md ]] && printf '%s\n\n' "## redis"
 		redis_cells | print_table "$1"
+		blank=1
 	fi
 	if [[ -s $evict_rows ]]; then
-		echo
+		[[ -n $blank ]] && echo
 		[[ $1 == md ]] && printf '%s\n\n' "## eviction throughput"
 		evict_cells | print_table "$1"
+	fi
+	if [[ $1 == md && -s $rows ]]; then
+		printf '\n%s\n' "![time per touch of each workload and config](results.svg)"
 	fi
 	return 0
 }
@@ -698,10 +709,10 @@ report() {
 	printf -- '- %s\n' "${summary[@]}"
 	echo
 	report md
-	echo
-	echo "![time per touch of each workload and config](results.svg)"
 } >"$out/results.md"
-awk -F'\t' -f "$root/tests/bench/svg.awk" "$out/results.tsv" >"$out/results.svg"
+if [[ -s $rows ]]; then
+	awk -F'\t' -f "$root/tests/bench/svg.awk" "$out/results.tsv" >"$out/results.svg"
+fi
 echo
 echo "results: $out/results.{tsv,md,txt,svg}, redis.tsv, evict.tsv, logs in $out/logs"
 if ((FAILED)); then
