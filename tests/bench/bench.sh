@@ -159,6 +159,10 @@ read -r load_start _ </proc/loadavg
 if awk -v l="$load_start" 'BEGIN { exit !(l > 0.5) }'; then
 	say "note: load average $load_start: other work on this machine skews every timing"
 fi
+others=$(pgrep -c -x uswap-shim || true)
+if ((others > 0)); then
+	say "note: $others other uswap-shim process(es) running: they share the CPUs and the disk"
+fi
 
 declare -A SKIP # config or workload -> why it is left out
 if [[ ! -f $CG_ROOT/memory.limit_in_bytes ]]; then
@@ -643,7 +647,7 @@ grep -q $'\tzram\t' "$out/results.tsv" && has_zram=1
 summary=()
 summary+=("uswap benchmark: $(uname -r), $(nproc) CPUs; working set ${size} MiB, target/limit ${target} MiB")
 summary+=("swapfile and uswap store on $(fs_of "$tmp_base") ($(df --output=source "$tmp_base" | tail -n 1)); swappiness $(cat "$CG_ROOT/memory.swappiness" 2>/dev/null || echo '?'), vm.page-cluster $(</proc/sys/vm/page-cluster)")
-summary+=("load average (1 min) at the start $load_start, at the end $(cut -d ' ' -f 1 /proc/loadavg) (the runs themselves keep about 1-2 CPUs busy)")
+summary+=("load average (1 min) at the start $load_start, at the end $(cut -d ' ' -f 1 /proc/loadavg) (the runs themselves keep about 1-2 CPUs busy); other uswap-shim processes at the start: $others")
 if [[ -f $CG_ROOT/memory.memsw.limit_in_bytes ]]; then
 	summary+=("cgroup v1 memory limit (memory.memsw.* present: swap accounted, left unlimited)")
 fi
