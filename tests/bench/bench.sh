@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # uswap against kernel swap: the same workloads (tests/workloads/access: seq, random, hotcold,
-# write) run with no limit, under a memory cgroup limit with a swapfile on the disk of the
-# uswap store, under the same limit with zram swap (when a zram device can be made here), and
-# under uswap-shim with the same target; one table with the ratios uswap/kernel of that run.
+# write; redis: redis-server answering redis-benchmark GETs) run with no limit, under
+# uswap-shim with a target of twice the working set (uswap-idle: the pager's cost when it
+# evicts nothing), under a memory cgroup limit with a swapfile on the disk of the uswap store,
+# under the same limit with zram swap (when a zram device can be made here), and under
+# uswap-shim with the same target; one table with the ratios uswap/kernel of that run. Then
+# eviction throughput (evict): a filled working set pushed down to the target by
+# uswap-shim attach and by lowering the cgroup limit, in MiB/s. Also draws results.svg.
 # Usage: sudo tests/bench/bench.sh [--quick] [--size MIB] [--target MIB] [--out DIR]
 #                                  [--workloads LIST]
 #   --quick       256 MiB held at 64 MiB, fewer touches (a few minutes at most)
 #   --size MIB    working set (default 512; --quick 256)
 #   --target MIB  cgroup limit and uswap target (default 128; --quick 64)
-#   --out DIR     where results.tsv, results.md and logs/ go (default: a new temp dir)
-#   --workloads L comma list of seq,random,hotcold,write (default: all four)
+#   --out DIR     where results.{tsv,md,txt,svg}, redis.tsv, evict.tsv and logs/ go
+#                 (default: a new temp dir)
+#   --workloads L comma list of seq,random,hotcold,write,redis,evict (default: all six)
+# redis needs redis-server, redis-cli and redis-benchmark (apt-get install redis-server
+# redis-tools); without them it is left out with a note, the rest still runs.
 # Environment: USWAP_BUILD_DIR (default build/), USWAP_BENCH_TMP (where the swapfile and the
 # uswap store go, default /var/tmp; keep it on the disk you want to measure),
 # USWAP_BENCH_RUN_TIMEOUT (seconds before one run counts as hung and is killed, default 900).
@@ -20,16 +27,13 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=bench_lib.sh
+source "$root/tests/bench/bench_lib.sh"
 MI=1048576
 RUN_TIMEOUT=${USWAP_BENCH_RUN_TIMEOUT:-900}
 CG_ROOT=/sys/fs/cgroup/memory
-WORKLOADS=(seq random hotcold write)
-
-say() { echo "bench.sh: $*" >&2; }
-die() {
-	say "$*"
-	exit 1
-}
+ALL_WORKLOADS=(seq random hotcold write redis evict)
+WORKLOADS=("${ALL_WORKLOADS[@]}")
 
 # the header comment, from its third line to the first line that is not a comment
 usage() { awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; }
@@ -47,8 +51,8 @@ while (($#)); do
 		--workloads)
 			IFS=, read -ra WORKLOADS <<<"$2"
 			for wl in "${WORKLOADS[@]}"; do
-				[[ " seq random hotcold write " == *" $wl "* ]] ||
-					{ echo "bench.sh: unknown workload '$wl' (seq, random, hotcold, write)" >&2; exit 2; }
+				[[ " ${ALL_WORKLOADS[*]} " == *" $wl "* ]] ||
+					{ echo "bench.sh: unknown workload '$wl' (${ALL_WORKLOADS[*]})" >&2; exit 2; }
 			done
 			;;
 		esac
@@ -75,75 +79,23 @@ done
 
 # Page touches of each workload's timed phase, as a multiple of the working set's pages: seq
 # makes several passes; random covers the set once; hotcold needs more to weigh its cold 10%.
+# redis: GET requests, as a multiple of its keys (one 4000-byte value per 4 KiB page).
 declare -A PASSES
 if ((quick)); then
-	PASSES=([seq]=2 [random]=1 [hotcold]=2 [write]=1)
+	PASSES=([seq]=2 [random]=1 [hotcold]=2 [write]=1 [redis]=2)
 else
-	PASSES=([seq]=3 [random]=2 [hotcold]=4 [write]=2)
+	PASSES=([seq]=3 [random]=2 [hotcold]=4 [write]=2 [redis]=3)
 fi
+# none and uswap-idle page nothing: their phases touch this many times more, or a phase of a
+# few milliseconds would measure noise instead of the idle pager's cost
+declare -A UNPAGED=([access]=20 [redis]=4)
+IDLE_ROUNDS=3 # runs of none and uswap-idle; the fastest is reported
+EVICT_REPS=3  # eviction measurements per config; the median is reported
 
 # ---- state torn down by cleanup, whatever happens ----
 
 work="" swapfile="" swapfile_on=0 cg="" zram_id="" zram_on=0 zram_loaded=0
-run_pid="" run_wpid="" checked_swap=0
-
-stop_run() {
-	local i
-	# the workload first: a pager killed first would leave it waiting on its faults; a
-	# pager left alive reaps it and exits by itself
-	if [[ -n $run_wpid ]]; then
-		kill -KILL "$run_wpid" 2>/dev/null || true
-	fi
-	if [[ -n $run_pid ]]; then
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$run_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$run_pid" 2>/dev/null || true
-		wait "$run_pid" 2>/dev/null || true
-	fi
-	run_pid="" run_wpid=""
-}
-
-cg_remove() {
-	local i
-	[[ -n $cg && -d $cg ]] || return 0
-	# rmdir fails while a killed task is still exiting
-	for ((i = 0; i < 100; i++)); do
-		rmdir "$cg" 2>/dev/null && break
-		sleep 0.1
-	done
-	[[ -d $cg ]] && say "WARNING: could not remove cgroup $cg"
-	cg=""
-}
-
-swapfile_off() {
-	if ((swapfile_on)); then
-		swapoff "$swapfile" || say "WARNING: swapoff $swapfile failed"
-		swapfile_on=0
-	fi
-}
-
-zram_off() {
-	if ((zram_on)); then
-		swapoff "/dev/zram$zram_id" || say "WARNING: swapoff /dev/zram$zram_id failed"
-		zram_on=0
-	fi
-}
-
-zram_remove() {
-	zram_off
-	if [[ -n $zram_id ]]; then
-		echo 1 >"/sys/block/zram$zram_id/reset" 2>/dev/null || true
-		echo "$zram_id" >/sys/class/zram-control/hot_remove ||
-			say "WARNING: could not remove /dev/zram$zram_id"
-		zram_id=""
-	fi
-	if ((zram_loaded)); then
-		modprobe -r zram 2>/dev/null || say "WARNING: could not unload the zram module"
-		zram_loaded=0
-	fi
-}
+run_pid="" run_wpid="" client_pid="" attach_pid="" checked_swap=0
 
 cleanup() {
 	local rc=$?
@@ -192,8 +144,10 @@ if [[ -z $out ]]; then
 fi
 mkdir -p "$out/logs"
 out=$(cd "$out" && pwd)
-rows=$out/runs.tsv
+rows=$out/runs.tsv redis_rows=$out/redis.runs.tsv evict_rows=$out/evict.runs.tsv
 : >"$rows"
+: >"$redis_rows"
+: >"$evict_rows"
 
 fs_of() { stat -f -c %T "$1"; }
 dev_of() { stat -c %d "$1"; }
@@ -201,140 +155,84 @@ if [[ $(dev_of "$work") != $(dev_of "$root") ]]; then
 	say "note: $work is not on the repository's filesystem; swapfile and store share $tmp_base"
 fi
 
-declare -A SKIP # config -> why it is left out
+read -r load_start _ </proc/loadavg
+if awk -v l="$load_start" 'BEGIN { exit !(l > 0.5) }'; then
+	say "note: load average $load_start: other work on this machine skews every timing"
+fi
+others=$(pgrep -c -x uswap-shim || true)
+if ((others > 0)); then
+	say "note: $others other uswap-shim process(es) running: they share the CPUs and the disk"
+fi
+
+declare -A SKIP # config or workload -> why it is left out
 if [[ ! -f $CG_ROOT/memory.limit_in_bytes ]]; then
 	SKIP[swapfile]="no cgroup v1 memory controller at $CG_ROOT"
 	SKIP[zram]=${SKIP[swapfile]}
 fi
-
-# ---- kernel swap: swapfile, zram, the limited cgroup ----
-
-swapfile_setup() {
-	local mib=$((size * 2 > 1024 ? size * 2 : 1024))
-	swapfile=$work/swapfile
-	# a preallocated file has no holes; where swapon refuses one (some filesystems), dd it
-	if fallocate -l "${mib}M" "$swapfile" && chmod 600 "$swapfile" &&
-		mkswap "$swapfile" >/dev/null && swapon -p 100 "$swapfile" 2>/dev/null; then
-		swapfile_on=1
-	else
-		rm -f "$swapfile"
-		dd if=/dev/zero of="$swapfile" bs=1M count="$mib" status=none &&
-			chmod 600 "$swapfile" && mkswap "$swapfile" >/dev/null &&
-			swapon -p 100 "$swapfile" || return 1
-		swapfile_on=1
-	fi
-}
-
-# Sets zram_id, or SKIP[zram] with the reason. A device of our own (hot_add), so a zram0 in
-# another use is never touched; reset and removed by cleanup.
-zram_setup() {
-	local id dev algo
-	if [[ ! -d /sys/class/zram-control ]]; then
-		if modprobe zram num_devices=0 2>/dev/null && [[ -d /sys/class/zram-control ]]; then
-			zram_loaded=1
-		else
-			SKIP[zram]="no zram here: /sys/class/zram-control is missing and 'modprobe zram' failed"
-			return 1
+wants() { [[ " ${WORKLOADS[*]} " == *" $1 "* ]]; }
+if wants redis && ! command -v redis-benchmark >/dev/null && command -v apt-get >/dev/null; then
+	# one command sets up a fresh machine: the redis workload's tools come from the archive
+	say "installing redis-server and redis-tools for the redis workload"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends redis-server redis-tools; } >/dev/null 2>&1 ||
+		say "apt-get install redis-server redis-tools failed"
+fi
+if wants redis; then
+	for tool in redis-server redis-cli redis-benchmark; do
+		if ! command -v "$tool" >/dev/null; then
+			SKIP[redis]="$tool is missing (apt-get install redis-server redis-tools)"
+			say "redis left out: ${SKIP[redis]}"
+			break
 		fi
-	fi
-	if ! id=$(cat /sys/class/zram-control/hot_add 2>/dev/null); then
-		SKIP[zram]="no zram here: hot_add of a zram device failed"
-		return 1
-	fi
-	zram_id=$id
-	dev=/dev/zram$id
-	for _ in {1..50}; do
-		[[ -b $dev ]] && break
-		sleep 0.1
 	done
-	algo=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "/sys/block/zram$id/comp_algorithm")
-	if grep -qw lzo-rle "/sys/block/zram$id/comp_algorithm"; then
-		echo lzo-rle >"/sys/block/zram$id/comp_algorithm" && algo=lzo-rle
-	fi
-	if ! { echo "$((size * 2))M" >"/sys/block/zram$id/disksize" &&
-		mkswap "$dev" >/dev/null && swapon -p 100 "$dev"; }; then
-		SKIP[zram]="no zram here: could not size, mkswap or swapon $dev"
-		zram_remove
-		return 1
-	fi
-	zram_on=1
-	ZRAM_ALGO=$algo
-}
-
-cg_setup() {
-	cg=$CG_ROOT/uswap-bench.$$
-	mkdir "$cg"
-	echo $((target * MI)) >"$cg/memory.limit_in_bytes"
-}
+fi
 
 # ---- one run ----
 
-# OOM kills in our cgroup so far (the oom_kill line of memory.oom_control).
-oom_kills() {
-	local k v
-	while read -r k v; do
-		if [[ $k == oom_kill ]]; then
-			echo "$v"
-			return 0
-		fi
-	done <"$cg/memory.oom_control"
-	echo 0
-}
-
-# Per-run results, reset by run_one.
+# Per-run results, reset by new_run.
 declare -A R
 
-vmstat_swap() {
-	local k v
-	R[pswpin]=0 R[pswpout]=0
-	while read -r k v; do
-		case $k in
-		pswpin) R[pswpin]=$v ;;
-		pswpout) R[pswpout]=$v ;;
-		esac
-	done </proc/vmstat
+# Starts the record of one run; $1 its config.
+new_run() {
+	R=([phase_max_kib]=0 [run_max_kib]=0 [in]="" [out]="" [p50]="" [p99]="" [state]=""
+		[settle_s]=0 [run_peak]=0 [stopped]="" [oom0]=0 [oom_killed]=0)
+	rm -f "$work/mark" "$work"/status*.json
+	if kernel_cfg "$1"; then
+		R[oom0]=$(oom_kills)
+		echo 0 >"$cg/memory.max_usage_in_bytes" # a peak of the run before is not this one's
+	fi
 }
 
-# RssAnon of $1 in KiB into RSS_KIB; 1 if gone.
-RSS_KIB=0
-rss_anon() {
-	local k v rest
-	while read -r k v rest; do
-		if [[ $k == RssAnon: ]]; then
-			RSS_KIB=$v
-			return 0
-		fi
-	done 2>/dev/null <"/proc/$1/status"
-	return 1
+# One sample of the program's RssAnon (none, uswap: every 100 ms; the kernel's peaks come
+# from the cgroup), into the run's peak and, while $2 is 1, the phase's.
+sample_res() {
+	kernel_cfg "$1" && return 0
+	if rss_anon "$run_wpid"; then
+		((RSS_KIB > R[run_max_kib])) && R[run_max_kib]=$RSS_KIB
+		(($2 && RSS_KIB > R[phase_max_kib])) && R[phase_max_kib]=$RSS_KIB
+	fi
+	if uswap_cfg "$1" && [[ -s $work/status.json ]]; then
+		cp "$work/status.json" "$work/status.last.json" 2>/dev/null || true
+	fi
+	return 0
 }
 
-# Fields of a saved status file into R[<prefix>_<field>].
-status_fields() {
-	local prefix=$1 file=$2 f=() names=(faults evictions p50 p99 stopped_max state) i
-	[[ -s $file ]] || return 1
-	IFS=$'\t' read -ra f < <(jq -r '[.faults_total, .evictions_total, .fault_p50_us,
-		.fault_p99_us, .stopped_ms_max, .state] | @tsv' "$file") || return 1
-	for i in "${!names[@]}"; do
-		R[${prefix}_${names[$i]}]=${f[$i]:-}
-	done
-}
-
-# After "ready": a pager gets time to reach its target (the kernel limit already holds), then
-# the counters of the phase start.
+# Before the timed phase: a pager gets time to reach its target (the kernel limit already
+# holds), then the counters of the phase start.
 before_phase() {
-	local cfg=$1 status=$2 deadline
+	local cfg=$1 deadline t0
 	local slack=$((target * 1024 + (target * 1024 / 20 > 2048 ? target * 1024 / 20 : 2048)))
-	R[settle_s]=0
 	if [[ $cfg == uswap ]]; then
-		deadline=$((SECONDS + 10))
-		local t0=$EPOCHREALTIME
+		deadline=$((SECONDS + 10)) t0=$EPOCHREALTIME
 		while rss_anon "$run_wpid" && ((RSS_KIB > slack && SECONDS < deadline)); do
 			sleep 0.05
 		done
-		R[settle_s]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
-		cp "$status" "$work/status.start.json" 2>/dev/null || true
+		R[settle_s]=$(elapsed "$t0")
 	fi
-	if [[ $cfg == swapfile || $cfg == zram ]]; then
+	if uswap_cfg "$cfg"; then
+		cp "$work/status.json" "$work/status.start.json" 2>/dev/null || true
+	fi
+	if kernel_cfg "$cfg"; then
 		R[run_peak]=$(<"$cg/memory.max_usage_in_bytes")
 		echo 0 >"$cg/memory.max_usage_in_bytes"
 	fi
@@ -342,11 +240,11 @@ before_phase() {
 	R[in0]=${R[pswpin]} R[out0]=${R[pswpout]}
 }
 
-# After "done": counters that cover the phase alone (the workload waits meanwhile).
+# After the timed phase: counters that cover the phase alone (the program waits meanwhile).
 after_phase() {
-	local cfg=$1 status=$2 peak
+	local cfg=$1 peak
 	vmstat_swap
-	if [[ $cfg == swapfile || $cfg == zram ]]; then
+	if kernel_cfg "$cfg"; then
 		peak=$(<"$cg/memory.max_usage_in_bytes")
 		R[phase_max_kib]=$((peak / 1024))
 		R[in]=$((R[pswpin] - R[in0])) R[out]=$((R[pswpout] - R[out0]))
@@ -358,10 +256,10 @@ after_phase() {
 			ZRAM_ORIG=$orig ZRAM_COMPR=$compr
 		fi
 	fi
-	if [[ $cfg == uswap ]]; then
+	if uswap_cfg "$cfg"; then
 		# the status is rewritten every 100 ms: wait for one written after the last fault
 		sleep 0.3
-		cp "$status" "$work/status.end.json" 2>/dev/null || true
+		cp "$work/status.json" "$work/status.end.json" 2>/dev/null || true
 		if status_fields s "$work/status.start.json" && status_fields e "$work/status.end.json"; then
 			R[in]=$((R[e_faults] - R[s_faults])) R[out]=$((R[e_evictions] - R[s_evictions]))
 			R[p50]=${R[e_p50]} R[p99]=${R[e_p99]} R[state]=${R[e_state]}
@@ -371,45 +269,58 @@ after_phase() {
 	fi
 }
 
-# Runs one workload under one config; appends a row to $rows.
-run_one() {
-	local wl=$1 cfg=$2 log=$out/logs/$1-$2 mark=$work/mark status=$work/status.json
-	local touches=$((size * MI * PASSES[$1] / 4096)) m="" seen_ready=0 seen_done=0 in_phase=0
-	local -a cmd=("$access" --size "$size" --pattern "$wl" --touches "$touches"
-		--mark "$mark" --handshake)
-	local rc=0 line kv oom0=0
-	R=([phase_max_kib]=0 [run_max_kib]=0 [in]="" [out]="" [p50]="" [p99]="" [state]=""
-		[settle_s]=0 [run_peak]=0 [stopped]="")
-	rm -f "$mark" "$status" "$work"/status.*.json
-	[[ -n $cg ]] && oom0=$(oom_kills)
-	say "$wl under $cfg ..."
-	case $cfg in
-	none)
-		"${cmd[@]}" >"$log.out" 2>&1 &
-		run_pid=$! run_wpid=$!
-		;;
-	swapfile | zram)
-		# the wrapper shell joins the cgroup, then becomes the workload: all of its memory
-		# is charged there from its first page
-		# shellcheck disable=SC2016 # $$ and $@ are for the wrapper shell
-		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "${cmd[@]}" \
-			>"$log.out" 2>&1 &
-		run_pid=$! run_wpid=$!
-		;;
-	uswap)
-		rm -rf "$work/store"
-		"$shim" run --target "${target}M" --store "$work/store" --status "$status" \
-			--log "$log.shim.log" -- "${cmd[@]}" >"$log.out" 2>&1 &
-		run_pid=$!
-		for _ in {1..100}; do
-			run_wpid=$(pgrep -P "$run_pid" | head -n 1) && [[ -n $run_wpid ]] && break
-			sleep 0.05
-		done
-		[[ -n $run_wpid ]] || die "no workload process under uswap-shim (see $log.out)"
-		;;
-	esac
+# After the program exited: the kernel's peak and OOM kills, the pager's longest stop.
+end_run() {
+	local cfg=$1 end_peak
+	if kernel_cfg "$cfg"; then
+		end_peak=$(<"$cg/memory.max_usage_in_bytes")
+		((end_peak > R[run_peak])) && R[run_peak]=$end_peak
+		R[run_max_kib]=$((R[run_peak] / 1024))
+		R[oom_killed]=$(($(oom_kills) > R[oom0]))
+	fi
+	if uswap_cfg "$cfg" && status_fields l "$work/status.last.json"; then
+		R[stopped]=${R[l_stopped_max]}
+	fi
+	return 0
+}
 
-	local deadline=$((SECONDS + RUN_TIMEOUT))
+# Appends the row of workload $1 under config $2 to $rows; the program's own numbers in A.
+add_row() {
+	local wl=$1 cfg=$2
+	local t=$target
+	[[ $cfg == uswap-idle ]] && t=$((size * 2))
+	printf '%s\t' "$wl" "$cfg" "$size" "$t" "${A[touches]:-}" "${A[seconds]:-}" \
+		"${A[ns_per_touch]:-}" "${A[mib_per_s]:-}" "${A[fill_seconds]:-}" "${R[settle_s]}" \
+		"$((R[phase_max_kib] / 1024))" "$((R[run_max_kib] / 1024))" "${A[vm_hwm_mib]:-}" \
+		"${R[in]}" "${R[out]}" "${R[p50]}" "${R[p99]}" "${R[stopped]}" "${R[state]}" >>"$rows"
+	printf '%s\n' "${A[verified]:-}" >>"$rows"
+}
+
+# The verdict of a run into A[verified]: the kernel's OOM kill is its result, not a failure
+# of the benchmark (its row says so); $3 = exit status, $4 = what the run itself found.
+verdict() {
+	if ((R[oom_killed])); then
+		say "$1 under $2: the kernel OOM-killed the workload in its cgroup"
+		A[verified]=oom-killed
+	elif (($3 != 0)) || [[ $4 != ok ]]; then
+		say "FAILED: $1 under $2 exited $3 ($4); see its logs in $out/logs"
+		A[verified]="FAILED(rc=$3${4:+,$4})"
+		FAILED=1
+	else
+		A[verified]=ok
+	fi
+}
+
+# Runs one access workload under one config.
+run_one() {
+	local wl=$1 cfg=$2 log=$out/logs/$1-$2 mark=$work/mark
+	local touches=$((size * MI * PASSES[$1] / 4096)) m="" seen_ready=0 seen_done=0 in_phase=0
+	local rc=0 line kv deadline=$((SECONDS + RUN_TIMEOUT))
+	[[ $cfg == none || $cfg == uswap-idle ]] && touches=$((touches * UNPAGED[access]))
+	new_run "$cfg"
+	say "$wl under $cfg ..."
+	start_cfg "$cfg" "$log" "$access" --size "$size" --pattern "$wl" --touches "$touches" \
+		--mark "$mark" --handshake
 	while kill -0 "$run_pid" 2>/dev/null; do
 		if ((SECONDS > deadline)); then
 			say "$wl under $cfg: no exit after ${RUN_TIMEOUT}s, killed"
@@ -417,28 +328,20 @@ run_one() {
 			rc=124
 			break
 		fi
-		if [[ $cfg == none || $cfg == uswap ]] && rss_anon "$run_wpid"; then
-			((RSS_KIB > R[run_max_kib])) && R[run_max_kib]=$RSS_KIB
-			((in_phase && RSS_KIB > R[phase_max_kib])) && R[phase_max_kib]=$RSS_KIB
-		fi
-		if [[ $cfg == uswap && -s $status ]]; then
-			cp "$status" "$work/status.last.json" 2>/dev/null || true
-		fi
+		sample_res "$cfg" "$in_phase"
 		m=""
 		[[ -s $mark ]] && read -r m <"$mark"
 		if [[ $m == ready ]] && ((!seen_ready)); then
 			seen_ready=1
-			before_phase "$cfg" "$status"
+			before_phase "$cfg"
 			in_phase=1
 			kill -USR1 "$run_wpid" 2>/dev/null || true
 		elif [[ $m == "done" ]] && ((!seen_done)); then
-			seen_done=1 in_phase=0
+			seen_done=1
 			# the last sample of the phase: taken while the workload waits
-			if [[ $cfg == none || $cfg == uswap ]] && rss_anon "$run_wpid" &&
-				((RSS_KIB > R[phase_max_kib])); then
-				R[phase_max_kib]=$RSS_KIB
-			fi
-			after_phase "$cfg" "$status"
+			sample_res "$cfg" 1
+			in_phase=0
+			after_phase "$cfg"
 			kill -USR1 "$run_wpid" 2>/dev/null || true
 		fi
 		sleep 0.1
@@ -447,44 +350,226 @@ run_one() {
 		wait "$run_pid" || rc=$?
 	fi
 	run_pid="" run_wpid=""
-
-	local oom_killed=0
-	if [[ $cfg == swapfile || $cfg == zram ]]; then
-		local end_peak
-		end_peak=$(<"$cg/memory.max_usage_in_bytes")
-		((end_peak > R[run_peak])) && R[run_peak]=$end_peak
-		R[run_max_kib]=$((R[run_peak] / 1024))
-		oom_killed=$(($(oom_kills) > oom0))
-	fi
-	if [[ $cfg == uswap ]] && status_fields l "$work/status.last.json"; then
-		R[stopped]=${R[l_stopped_max]}
-	fi
+	end_run "$cfg"
 
 	line=$(grep -m1 '^access: ' "$log.out" || true)
 	declare -A A=()
 	for kv in ${line#access: }; do
 		A[${kv%%=*}]=${kv#*=}
 	done
-	if ((oom_killed)); then
-		# the kernel's result, not a failure of the benchmark: its row says so
-		say "$wl under $cfg: the kernel OOM-killed the workload in its cgroup"
-		A[verified]=oom-killed
-	elif ((rc != 0)) || [[ ${A[verified]:-} != ok ]]; then
-		say "FAILED: $wl under $cfg exited $rc; see $log.out"
-		A[verified]="FAILED(rc=$rc)"
-		FAILED=1
+	verdict "$wl" "$cfg" "$rc" "${A[verified]:-no-result}"
+	add_row "$wl" "$cfg"
+}
+
+# ---- redis ----
+
+# One 4000-byte value per 4 KiB page: jemalloc puts it in a 4 KiB slot with its header.
+REDIS_VALUE=4000 REDIS_KEYS=$((size * MI / 4096)) REDIS_CLIENTS=16
+REDIS_DIGEST="" # DEBUG DIGEST of the data as filled, the same under every config
+REDIS_OPTS=()
+if [[ -z ${SKIP[redis]:-} ]] && wants redis; then
+	redis_major=$(redis-server --version | sed -n 's/.* v=\([0-9]*\)\..*/\1/p')
+	# DEBUG is off by default from Redis 7 on (and the option unknown before)
+	if ((${redis_major:-0} >= 7)); then
+		REDIS_OPTS=(--enable-debug-command local)
 	fi
-	printf '%s\t' "$wl" "$cfg" "$size" "$target" "$touches" "${A[seconds]:-}" \
-		"${A[ns_per_touch]:-}" "${A[mib_per_s]:-}" "${A[fill_seconds]:-}" "${R[settle_s]}" \
-		"$((R[phase_max_kib] / 1024))" "$((R[run_max_kib] / 1024))" "${A[vm_hwm_mib]:-}" \
-		"${R[in]}" "${R[out]}" "${R[p50]}" "${R[p99]}" "${R[stopped]}" "${R[state]}" >>"$rows"
-	printf '%s\n' "${A[verified]:-}" >>"$rows"
+fi
+
+# The fill, made once so that every config holds the same data: SET of key:000000000000 ..
+# (redis-benchmark -r's names) to base64 of /dev/urandom, which neither zram nor the pager's
+# same-filled pages make cheaper, as Redis protocol for redis-cli --pipe.
+redis_fill_make() {
+	head -c $((REDIS_KEYS * REDIS_VALUE * 3 / 4)) /dev/urandom | base64 -w $REDIS_VALUE |
+		awk -v n=$REDIS_VALUE '{
+			printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$%d\r\n%s\r\n", NR - 1, n, $0
+		}' >"$work/redis-fill.resp"
+}
+
+# Runs redis-server under one config: fill, DEBUG DIGEST, the timed GET phase of
+# redis-benchmark, DEBUG DIGEST again (data that came back from eviction must be unchanged,
+# and the same as under every other config).
+redis_one() {
+	local cfg=$1 log=$out/logs/redis-$1 dir=$work/redis port pid="" rc=0 t0 d0="" d1="" why="" i
+	local requests=$((REDIS_KEYS * PASSES[redis])) deadline=$((SECONDS + RUN_TIMEOUT))
+	local -a cli f=()
+	[[ $cfg == none || $cfg == uswap-idle ]] && requests=$((requests * UNPAGED[redis]))
+	declare -A A=([touches]=$requests)
+	new_run "$cfg"
+	say "redis under $cfg ..."
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	port=$(free_port) || die "no free TCP port found on 127.0.0.1"
+	cli=(redis-cli -h 127.0.0.1 -p "$port")
+	start_cfg "$cfg" "$log" redis-server --bind 127.0.0.1 --port "$port" --save "" \
+		--appendonly no --dir "$dir" --logfile "$log.server.log" "${REDIS_OPTS[@]}"
+	for _ in {1..100}; do
+		pid=$("${cli[@]}" info server 2>/dev/null |
+			sed -n 's/^process_id:\([0-9]*\).*/\1/p') || true
+		[[ -n $pid ]] && break
+		kill -0 "$run_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [[ $pid != "$run_wpid" ]]; then
+		why=no-server
+	else
+		t0=$EPOCHREALTIME
+		"${cli[@]}" --pipe <"$work/redis-fill.resp" >"$log.fill" 2>&1 || true
+		A[fill_seconds]=$(elapsed "$t0")
+		grep -q "errors: 0, replies: $REDIS_KEYS\$" "$log.fill" || why=fill
+		d0=$("${cli[@]}" debug digest) || true
+		REDIS_DIGEST=${REDIS_DIGEST:-$d0}
+		sample_res "$cfg" 0
+		before_phase "$cfg"
+		redis-benchmark -h 127.0.0.1 -p "$port" -t get -r "$REDIS_KEYS" -n "$requests" \
+			-c $REDIS_CLIENTS --csv >"$log.bench" 2>&1 &
+		client_pid=$!
+		while kill -0 "$client_pid" 2>/dev/null && ((SECONDS < deadline)); do
+			sample_res "$cfg" 1
+			sleep 0.1
+		done
+		kill -KILL "$client_pid" 2>/dev/null && why=timeout
+		wait "$client_pid" || why=${why:-benchmark}
+		client_pid=""
+		sample_res "$cfg" 1
+		after_phase "$cfg"
+		d1=$("${cli[@]}" debug digest) || true
+		if [[ -z $why && (! $d0 =~ ^[0-9a-f]{40}$ || $d1 != "$d0" || $d0 != "$REDIS_DIGEST") ]]; then
+			why=digest
+		fi
+		rss_anon "$run_wpid" VmHWM && A[vm_hwm_mib]=$((RSS_KIB / 1024))
+		"${cli[@]}" shutdown nosave >/dev/null 2>&1 || true
+	fi
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$run_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$run_pid" 2>/dev/null; then
+		stop_run
+		rc=124
+	else
+		wait "$run_pid" || rc=$?
+	fi
+	run_pid="" run_wpid=""
+	end_run "$cfg"
+
+	# "GET","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95..","p99..","max.."
+	IFS=, read -ra f < <(sed -n 's/"//g; s/^GET,//p' "$log.bench" 2>/dev/null)
+	if [[ -n ${f[0]:-} ]]; then
+		A[seconds]=$(awk -v n="$requests" -v r="${f[0]}" 'BEGIN { printf "%.3f", n / r }')
+		A[ns_per_touch]=$(awk -v r="${f[0]}" 'BEGIN { printf "%.1f", 1e9 / r }')
+		A[mib_per_s]=$(awk -v r="${f[0]}" -v n=$REDIS_VALUE 'BEGIN { printf "%.1f", r * n / 1048576 }')
+	else
+		why=${why:-no-result}
+	fi
+	verdict redis "$cfg" "$rc" "${why:-ok}"
+	add_row redis "$cfg"
+	printf '%s\t' "$cfg" "$REDIS_KEYS" "$requests" "$REDIS_CLIENTS" "${f[0]:-}" "${f[1]:-}" \
+		"${f[3]:-}" "${f[5]:-}" "${f[6]:-}" "$d0" "$d1" >>"$redis_rows"
+	printf '%s\n' "${A[verified]}" >>"$redis_rows"
+}
+
+# ---- eviction throughput ----
+
+# An access workload fills the working set (7 pages in 8 hold data, 1 in 8 is zero or
+# same-filled) and waits; then uswap-shim attach --target, or the cgroup limit lowered from
+# none to the target (the write returns once memcg reclaim got there), pushes it down.
+# Seconds: from the attach or the write until its RssAnon is at most the target. CPU: the
+# pager's threads (or the writing shell: memcg reclaim runs in its context) plus the
+# workload's (uswap's MOVEs and madvise are run by its threads). Then the workload verifies
+# every page. One row per repetition into evict.tsv.
+evict_one() {
+	local cfg=$1 rep log mark=$work/mark r0 r1 t0 t1 cpu wcpu0 written rc why lim=$((target * MI))
+	local line deadline
+	for ((rep = 1; rep <= EVICT_REPS; rep++)); do
+		log=$out/logs/evict-$cfg-$rep rc=0 why="" cpu="" written=""
+		say "eviction under $cfg ($rep of $EVICT_REPS) ..."
+		new_run "$cfg"
+		if kernel_cfg "$cfg"; then
+			echo -1 >"$cg/memory.limit_in_bytes"
+			start_cfg "$cfg" "$log" "$access" --size "$size" --touches 1 --mark "$mark" --handshake
+		else
+			rm -rf "$work/store"
+			start_cfg none "$log" "$access" --size "$size" --touches 1 --mark "$mark" --handshake
+		fi
+		wait_mark "$mark" ready 120 || die "eviction under $cfg: the fill never ended (see $log.out)"
+		rss_anon "$run_wpid"
+		r0=$RSS_KIB
+		wcpu0=$(cpu_ns "$run_wpid")
+		vmstat_swap
+		R[out0]=${R[pswpout]}
+		t0=$EPOCHREALTIME
+		if kernel_cfg "$cfg"; then
+			# shellcheck disable=SC2030 # ns is the subshell's own
+			cpu=$(echo "$lim" >"$cg/memory.limit_in_bytes" && read -r ns _ </proc/self/schedstat &&
+				echo "$ns") || why=limit-write
+		else
+			"$shim" attach --pid "$run_wpid" --target "${target}M" --store "$work/store" \
+				--status "$work/status.json" --log "$log.shim.log" >"$log.shim.out" 2>&1 &
+			attach_pid=$!
+		fi
+		deadline=$((SECONDS + 120))
+		while ((SECONDS < deadline)); do
+			if rss_anon "$run_wpid"; then
+				((RSS_KIB > target * 1024)) || break
+			elif ! kill -0 "$run_wpid" 2>/dev/null; then
+				break
+			fi
+			sleep 0.01
+		done
+		t1=$EPOCHREALTIME r1=$RSS_KIB
+		((r1 <= target * 1024)) || why=${why:-target-not-reached}
+		if [[ -n $attach_pid ]]; then
+			cpu=$(cpu_ns "$attach_pid")
+		fi
+		cpu=$((${cpu:-0} + $(cpu_ns "$run_wpid") - wcpu0))
+		if kernel_cfg "$cfg"; then
+			vmstat_swap
+			written=$((R[pswpout] - R[out0]))
+		else
+			sleep 0.3 # a status written after the last eviction
+			status_fields x "$work/status.json" && written=${R[x_writes]}
+		fi
+		kill -USR1 "$run_wpid" 2>/dev/null || true
+		wait_mark "$mark" "done" 60 && kill -USR1 "$run_wpid" 2>/dev/null
+		wait "$run_pid" || rc=$?
+		run_pid="" run_wpid=""
+		if [[ -n $attach_pid ]]; then
+			stop_run
+		fi
+		line=$(grep -m1 '^access: ' "$log.out" || true)
+		[[ $line == *" verified=ok "* ]] || why=${why:-verify}
+		declare -A A=()
+		verdict evict "$cfg" "$rc" "${why:-ok}"
+		awk -v OFS='\t' -v c="$cfg" -v rep="$rep" -v s="$size" -v t="$target" -v r0="$r0" \
+			-v r1="$r1" -v t0="$t0" -v t1="$t1" -v cpu="$cpu" -v w="$written" -v v="${A[verified]}" '
+			BEGIN {
+				mib = (r0 - r1) / 1024
+				sec = t1 - t0
+				printf "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.3f\t%.3f\t%.1f\t%.1f\t%s\t%s\n", c, rep,
+					s, t, r0 / 1024, r1 / 1024, sec, cpu / 1e9, mib / sec,
+					(cpu > 0 ? mib / (cpu / 1e9) : 0), w, v
+			}' >>"$evict_rows"
+	done
+	if kernel_cfg "$cfg"; then
+		echo "$lim" >"$cg/memory.limit_in_bytes"
+	fi
 }
 
 run_config() {
 	local cfg=$1 wl
 	for wl in "${WORKLOADS[@]}"; do
-		run_one "$wl" "$cfg"
+		if [[ $wl == redis ]]; then
+			if [[ -z ${SKIP[redis]:-} ]]; then
+				redis_one "$cfg"
+			fi
+		elif [[ $wl == evict ]]; then
+			# eviction: by the kernel's reclaim and by the pager, not by the others
+			if [[ $cfg != none && $cfg != uswap-idle ]]; then
+				evict_one "$cfg"
+			fi
+		else
+			run_one "$wl" "$cfg"
+		fi
 	done
 }
 
@@ -494,8 +579,17 @@ FAILED=0
 ZRAM_ALGO="" ZRAM_ORIG=0 ZRAM_COMPR=0
 say "working set ${size} MiB, target ${target} MiB; swapfile and store in $work ($(fs_of "$work"))"
 say "results in $out"
+if wants redis && [[ -z ${SKIP[redis]:-} ]]; then
+	redis_fill_make
+fi
 
-run_config none
+# the idle pager's cost is a few percent at most, less than one run varies on a shared
+# machine: none and uswap-idle run IDLE_ROUNDS times, alternating, and the report keeps the
+# fastest run of each
+for ((round = 0; round < IDLE_ROUNDS; round++)); do
+	run_config none
+	run_config uswap-idle
+done
 
 if [[ -z ${SKIP[swapfile]:-} ]]; then
 	cg_setup
@@ -521,82 +615,52 @@ run_config uswap
 
 header=(workload config size_mib target_mib touches seconds ns_per_touch mib_per_s fill_s
 	settle_s max_res_phase_mib max_res_run_mib vm_hwm_mib pages_in pages_out fault_p50_us
-	fault_p99_us stopped_ms_max state verified ratio_vs_swapfile ratio_vs_zram)
+	fault_p99_us stopped_ms_max state verified ratio_vs_swapfile ratio_vs_zram ratio_vs_none)
 
-# ratio = uswap time per touch / kernel time per touch, same workload, same run (>1: slower)
+# ratio = time per touch over the other config's, same workload, same run (>1: slower):
+# uswap over each kernel swap, and every config over no limit
 awk -F'\t' -v OFS='\t' -v hdr="${header[*]}" '
+	function ratio(a, b) { return a > 0 && b > 0 ? sprintf("%.2f", a / b) : "" }
 	{ row[NR] = $0; key[NR] = $1; cfg[NR] = $2; ns[$1, $2] = $7 }
 	END {
 		gsub(/ /, "\t", hdr)
 		print hdr
 		for (i = 1; i <= NR; i++) {
-			rs = rz = ""
+			rs = rz = rn = ""
 			if (cfg[i] == "uswap") {
-				if (ns[key[i], "swapfile"] > 0 && ns[key[i], "uswap"] > 0)
-					rs = sprintf("%.2f", ns[key[i], "uswap"] / ns[key[i], "swapfile"])
-				if (ns[key[i], "zram"] > 0 && ns[key[i], "uswap"] > 0)
-					rz = sprintf("%.2f", ns[key[i], "uswap"] / ns[key[i], "zram"])
+				rs = ratio(ns[key[i], "uswap"], ns[key[i], "swapfile"])
+				rz = ratio(ns[key[i], "uswap"], ns[key[i], "zram"])
 			}
-			print row[i], rs, rz
+			if (cfg[i] != "none")
+				rn = ratio(ns[key[i], cfg[i]], ns[key[i], "none"])
+			print row[i], rs, rz, rn
 		}
-	}' "$rows" >"$out/results.tsv"
+	}' <(best_runs 2 7 1 20 <"$rows") >"$out/results.tsv"
+{
+	printf '%s\n' "config	keys	requests	clients	rps	avg_ms	p50_ms	p99_ms	max_ms" \
+		"	digest_fill	digest_end	verified" | tr -d '\n'
+	echo
+	best_runs 1 5 -1 12 <"$redis_rows"
+} >"$out/redis.tsv"
+{
+	echo "config	rep	size_mib	target_mib	before_mib	after_mib	seconds	cpu_s	mib_per_s	mib_per_cpu_s	pages_written	verified"
+	cat "$evict_rows"
+} >"$out/evict.tsv"
 
 has_zram=0
 grep -q $'\tzram\t' "$out/results.tsv" && has_zram=1
 
-# One formatter for both tables: "text" pads columns, "md" draws a Markdown table.
-format_table() {
-	awk -F'\t' -v style="$1" -v zram="$has_zram" '
-	function cell(s, w) { return style == "md" ? "| " s " " : sprintf("%-" w "s", s) }
-	function num(s, f) { return s == "" ? "-" : sprintf(f, s) }
-	NR == 1 { next }
-	{
-		n++
-		c[n, 1] = $1
-		c[n, 2] = $2
-		c[n, 3] = num($7, "%.0f")
-		c[n, 4] = num($8, "%.1f")
-		c[n, 5] = $11 "/" $12 " of " $4
-		c[n, 6] = $16 == "" ? "-" : $16 "/" $17
-		c[n, 7] = $14 == "" ? "-" : $14 "/" $15
-		c[n, 8] = $2 == "uswap" ? num($21, "%.2f") : ""
-		c[n, 9] = $2 == "uswap" ? num($22, "%.2f") : ""
-		c[n, 10] = $20
-	}
-	END {
-		split("workload|config|ns/touch|MiB/s|max res MiB phase/run|fault p50/p99 us|" \
-		      "pages in/out|uswap/swapfile|uswap/zram|verified", h, "|")
-		split("9 9 10 9 22 17 16 15 11 8", w, " ")
-		for (j = 1; j <= 10; j++) {
-			if (j == 9 && !zram)
-				continue
-			line = line cell(h[j], w[j])
-			sep = sep (style == "md" ? "| --- " : "")
-		}
-		print line (style == "md" ? "|" : "")
-		if (style == "md")
-			print sep "|"
-		for (i = 1; i <= n; i++) {
-			line = ""
-			for (j = 1; j <= 10; j++) {
-				if (j == 9 && !zram)
-					continue
-				line = line cell(c[i, j], w[j])
-			}
-			print line (style == "md" ? "|" : "")
-		}
-	}' "$out/results.tsv"
-}
 
 summary=()
 summary+=("uswap benchmark: $(uname -r), $(nproc) CPUs; working set ${size} MiB, target/limit ${target} MiB")
 summary+=("swapfile and uswap store on $(fs_of "$tmp_base") ($(df --output=source "$tmp_base" | tail -n 1)); swappiness $(cat "$CG_ROOT/memory.swappiness" 2>/dev/null || echo '?'), vm.page-cluster $(</proc/sys/vm/page-cluster)")
+summary+=("load average (1 min) at the start $load_start, at the end $(cut -d ' ' -f 1 /proc/loadavg) (the runs themselves keep about 1-2 CPUs busy); other uswap-shim processes at the start: $others")
 if [[ -f $CG_ROOT/memory.memsw.limit_in_bytes ]]; then
 	summary+=("cgroup v1 memory limit (memory.memsw.* present: swap accounted, left unlimited)")
 fi
-for cfg in swapfile zram; do
+for cfg in swapfile zram redis; do
 	if [[ -n ${SKIP[$cfg]:-} ]]; then
-		summary+=("$cfg column left out: ${SKIP[$cfg]}")
+		summary+=("$cfg left out: ${SKIP[$cfg]}")
 	fi
 done
 if [[ -n $ZRAM_ALGO ]]; then
@@ -605,24 +669,63 @@ fi
 if grep -q $'\toom-killed\t' "$out/results.tsv"; then
 	summary+=("oom-killed: the kernel OOM-killed the workload in its cgroup (memcg reclaim gave up while swapping)")
 fi
-summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB)")
+summary+=("none and uswap-idle: the fastest of $IDLE_ROUNDS alternating runs (every run: runs.tsv, redis.runs.tsv)")
+summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB); redis: per GET of a random 4000-byte value ($REDIS_CLIENTS clients); none and uswap-idle make ${UNPAGED[access]}x the touches (redis: ${UNPAGED[redis]}x the requests) so that their phases last long enough to compare")
 summary+=("max res: kernel = the cgroup's max_usage_in_bytes; none/uswap = RssAnon sampled every 100 ms (results.tsv: VmHWM too); phase = timed phase, run = with the fill")
-summary+=("ratio: uswap ns/touch over the kernel's (>1: uswap slower); pages in/out during the phase: kernel pswpin/pswpout, uswap faults/evictions")
+summary+=("ratios: ns/touch over that of no limit (vs none) and uswap's over the kernel's (>1: slower); pages in/out during the phase: kernel pswpin/pswpout, uswap faults/evictions")
+idle=$(awk -F'\t' '$2 == "uswap-idle" && $23 != "" { printf "%s%s %s", n++ ? ", " : "", $1, $23 }' "$out/results.tsv")
+if [[ -n $idle ]]; then
+	summary+=("idle overhead, uswap-idle (target $((size * 2)) MiB, nothing evicted) over none: $idle (goal <= 1.05)")
+fi
+if [[ -s $evict_rows ]]; then
+	summary+=("eviction: ${size} MiB filled, pushed down to ${target} MiB; MiB/s = RssAnon dropped / seconds from the attach or limit write (median of $EVICT_REPS): $(evict_medians | awk '{ printf "%s%s %s MiB/s (%s per CPU-s)", (NR > 1 ? ", " : ""), $1, $2, $3 }') (goal: uswap >= 1024 MiB/s per core)")
+fi
+if [[ -s $redis_rows ]]; then
+	summary+=("redis: $REDIS_KEYS keys of $REDIS_VALUE random bytes (base64), redis-benchmark -t get -r $REDIS_KEYS -n $((REDIS_KEYS * PASSES[redis])) -c $REDIS_CLIENTS; DEBUG DIGEST after the fill and after the GETs, the same under every config")
+fi
+
+# the tables: $1 = text or md
+report() {
+	local blank=""
+	if [[ -s $rows ]]; then
+		[[ $1 == md ]] && printf '%s\n\n' "## time per touch"
+		main_cells | print_table "$1"
+		blank=1
+	fi
+	if [[ -s $redis_rows ]]; then
+		[[ -n $blank ]] && echo
+		[[ $1 == md ]] && printf '%s\n\n' "## redis"
+		redis_cells | print_table "$1"
+		blank=1
+	fi
+	if [[ -s $evict_rows ]]; then
+		[[ -n $blank ]] && echo
+		[[ $1 == md ]] && printf '%s\n\n' "## eviction throughput"
+		evict_cells | print_table "$1"
+	fi
+	if [[ $1 == md && -s $rows ]]; then
+		printf '\n%s\n' "![time per touch of each workload and config](results.svg)"
+	fi
+	return 0
+}
 
 {
 	printf '%s\n' "${summary[@]}"
 	echo
-	format_table text
+	report text
 } | tee "$out/results.txt"
 {
 	echo "# uswap benchmark $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo
 	printf -- '- %s\n' "${summary[@]}"
 	echo
-	format_table md
+	report md
 } >"$out/results.md"
+if [[ -s $rows ]]; then
+	awk -F'\t' -f "$root/tests/bench/svg.awk" "$out/results.tsv" >"$out/results.svg"
+fi
 echo
-echo "results: $out/results.tsv, $out/results.md, logs in $out/logs"
+echo "results: $out/results.{tsv,md,txt,svg}, redis.tsv, evict.tsv, logs in $out/logs"
 if ((FAILED)); then
 	say "some workload failed its verification or exited non-zero (see above)"
 	exit 1
