@@ -320,21 +320,39 @@ static void probe_pm_self(struct space *sp, struct inject *in)
 		sp->pm_self = false;
 }
 
-static int arm_in(struct pager *p, struct space *sp, struct inject *in)
+/* Map len bytes for the pager in the target, preferably at hint: far from where the program
+ * maps its own memory (top-down from below the libraries), so that a program that maps its
+ * old addresses back with MAP_FIXED (allocators, stress-ng) does not land on the stash. 0 with
+ * *ret_addr, or -errno. */
+static int map_own(struct inject *in, uint64_t hint, uint64_t len, int flags, uint64_t *ret_addr)
 {
 	long res;
+	int r = rsys(in, &res, SYS_mmap, hint, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | flags, (unsigned long)-1, 0);
+
+	if (r < 0 || (uint64_t)res != hint) {
+		if (r == 0)
+			rsys(in, &res, SYS_munmap, (uint64_t)res, len, 0, 0, 0, 0);
+		r = rsys(in, &res, SYS_mmap, 0, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | flags, (unsigned long)-1, 0);
+	}
+	if (r == 0)
+		*ret_addr = (uint64_t)res;
+	return r;
+}
+
+static int arm_in(struct pager *p, struct space *sp, struct inject *in)
+{
+	/* 64 TiB: the middle of a 47-bit address space, far below the libraries. */
+	uint64_t hint = 64ull << 40;
 	int r, tfd;
 
-	r = rsys(in, &res, SYS_mmap, 0, SCRATCH_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, (unsigned long)-1, 0);
+	r = map_own(in, hint, SCRATCH_SIZE, 0, &sp->scratch);
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: scratch mmap failed: %m", sp->pid);
-	sp->scratch = (uint64_t)res;
-	r = rsys(in, &res, SYS_mmap, 0, STASH_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, (unsigned long)-1, 0);
+	r = map_own(in, hint + (4ull << 20), STASH_SIZE, MAP_NORESERVE, &sp->stash);
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: stash mmap failed: %m", sp->pid);
-	sp->stash = (uint64_t)res;
 	tfd = target_new_uffd(p, in, sp->pidfd, sp->scratch);
 	if (tfd < 0)
 		return log_debug_errno(tfd, "pid %d: no userfaultfd in target: %m", sp->pid);
