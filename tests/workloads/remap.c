@@ -9,12 +9,19 @@
  * and pages it; then it forks. The child maps a new VMA at the same address, fills it with
  * another seed, and verifies and rewrites it for --secs seconds; the parent verifies its own.
  *
+ * --hole --ready FILE: a program that maps its own old addresses back, for `uswap-shim
+ * attach`. It fills --size MiB, maps 64 MiB and unmaps it again (a hole, where mmap would put
+ * the next mapping), writes its pid to FILE and waits for SIGUSR1. Then it maps the hole back
+ * with MAP_FIXED, fills it, and verifies both. A pager that put its own mappings into the
+ * hole loses them there.
+ *
  * Exit 0 all verified, 1 a mismatch ("MISMATCH" on stderr) or an error, 2 bad arguments.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <inttypes.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "pattern.h"
@@ -59,6 +66,37 @@ static char *map_at(void *addr, size_t len)
 	return m;
 }
 
+static volatile sig_atomic_t go;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+static int hole(size_t npages, const char *ready)
+{
+	size_t hpages = (64ul << 20) / PAT_PAGE, len = hpages * PAT_PAGE;
+	char *mem = map_at(NULL, npages * PAT_PAGE), *h, buf[32];
+	struct sigaction sa = { .sa_handler = on_usr1 };
+
+	sigaction(SIGUSR1, &sa, NULL);
+	fill(mem, npages, 44, 1);
+	h = map_at(NULL, len);
+	munmap(h, len);
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (wl_write_atomic(ready, buf) < 0)
+		wl_die(PROG, "cannot write %s", ready);
+	while (!go)
+		pause();
+	if (mmap(h, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+	    h)
+		wl_die(PROG, "mmap MAP_FIXED at %p: %s", (void *)h, strerror(errno));
+	fill(h, hpages, 55, 1);
+	return verify("in the mapped-back hole", h, hpages, 55, 1) |
+	       verify("in the first mapping", mem, npages, 44, 1);
+}
+
 static int dontfork(size_t npages, double secs)
 {
 	size_t len = npages * PAT_PAGE;
@@ -95,12 +133,13 @@ static int dontfork(size_t npages, double secs)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "secs", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "size", required_argument, NULL, 's' }, { "secs", required_argument, NULL, 't' },
+		{ "hole", no_argument, NULL, 'H' },	  { "ready", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },	  { 0 },
 	};
 	uint64_t size_mib = 16, secs = 3;
+	const char *ready = NULL;
+	bool with_hole = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -113,12 +152,23 @@ int main(int argc, char **argv)
 			if (wl_parse_u64(optarg, 1, 3600, &secs))
 				bad_arg("invalid --secs '%s'", optarg);
 			break;
+		case 'H':
+			with_hole = true;
+			break;
+		case 'R':
+			ready = optarg;
+			break;
 		case 'h':
-			printf("Usage: " PROG " [--size MIB] [--secs N]\n");
+			printf("Usage: " PROG
+			       " [--size MIB] [--secs N] | [--size MIB] --hole --ready FILE\n");
 			return 0;
 		default:
 			bad_arg("invalid option (see --help)");
 		}
 	}
+	if (with_hole && !ready)
+		bad_arg("--hole needs --ready FILE");
+	if (with_hole)
+		return hole((size_t)(size_mib << 20) / PAT_PAGE, ready);
 	return dontfork((size_t)(size_mib << 20) / PAT_PAGE, (double)secs);
 }
