@@ -328,7 +328,8 @@ static int map_own(struct inject *in, uint64_t hint, uint64_t len, int flags, ui
 {
 	long res;
 	int r = rsys(in, &res, SYS_mmap, hint, len, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | flags, (unsigned long)-1, 0);
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | flags, (unsigned long)-1,
+		     0);
 
 	if (r < 0 || (uint64_t)res != hint) {
 		if (r == 0)
