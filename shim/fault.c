@@ -480,9 +480,15 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 		sp->vma_seq++;
 		space_drop_range(p, sp, m->arg.remove.start, m->arg.remove.end);
 		space_forget_regs(sp, m->arg.remove.start, m->arg.remove.end);
-		if (m->arg.remove.start < sp->stash + STASH_SIZE && m->arg.remove.end > sp->stash) {
-			log_warn("pid %d: the program unmapped the pager's stash", sp->pid);
-			sp->dead = true;
+		if (m->arg.remove.start < sp->stash + STASH_SIZE && m->arg.remove.end > sp->stash &&
+		    !sp->stash_gone) {
+			/* Dropping the space would lose the pages it has evicted: keep serving
+			 * them, evict no more. */
+			log_warn(
+				"pid %d: the program unmapped the pager's stash: its evicted pages "
+				"are still served, no more are evicted from it",
+				sp->pid);
+			sp->stash_gone = true;
 		}
 		break;
 	default:

@@ -532,7 +532,7 @@ static struct space *largest_space(struct manager *m, const bool *exhausted)
 	for (size_t i = 0; i < m->nt; i++) {
 		struct space *sp = m->t[i].sp;
 
-		if (!sp || m->t[i].alias || exhausted[i] || sp->dead || !sp->pid)
+		if (!sp || m->t[i].alias || exhausted[i] || sp->dead || sp->stash_gone || !sp->pid)
 			continue;
 		if (!best || sp->rss_anon > best->rss_anon) {
 			best = sp;
@@ -758,7 +758,8 @@ static void disarm_target(struct space *sp)
 	if (!sp->pid || inject_attach(&in, sp->pid, sp->syscall_ip, 1000) < 0)
 		return;
 	inject_syscall(&in, SYS_close, &res, sp->target_fd, 0, 0, 0, 0, 0);
-	inject_syscall(&in, SYS_munmap, &res, sp->stash, STASH_SIZE, 0, 0, 0, 0);
+	if (!sp->stash_gone)
+		inject_syscall(&in, SYS_munmap, &res, sp->stash, STASH_SIZE, 0, 0, 0, 0);
 	inject_syscall(&in, SYS_munmap, &res, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
 	inject_detach(&in);
 }

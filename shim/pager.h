@@ -98,6 +98,9 @@ struct space {
 	uint64_t born_ns;
 	bool pm_self; /* process_madvise(PIDFD_SELF) allowed in the target */
 	bool dead;
+	/* The program unmapped the stash (or mapped over it): its evicted pages are still served,
+	 * but nothing more is evicted from it, and the range is the program's now. */
+	bool stash_gone;
 	bool stash_dirty; /* stash may hold pages (inherited through fork) */
 	/* An injected UFFDIO_MOVE into the stash is in flight: the fault thread leaves this
 	 * uffd unread, so an munmap/mremap/DONTNEED/fork that starts meanwhile keeps the

@@ -568,6 +568,7 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 	sp->parent = parent;
 	sp->scratch = parent->scratch;
 	sp->stash = parent->stash;
+	sp->stash_gone = parent->stash_gone;
 	sp->syscall_ip = parent->syscall_ip;
 	sp->target_fd = parent->target_fd;
 	sp->pm_self = parent->pm_self;

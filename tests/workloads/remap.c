@@ -13,7 +13,9 @@
  * attach`. It fills --size MiB, maps 64 MiB and unmaps it again (a hole, where mmap would put
  * the next mapping), writes its pid to FILE and waits for SIGUSR1. Then it maps the hole back
  * with MAP_FIXED, fills it, and verifies both. A pager that put its own mappings into the
- * hole loses them there.
+ * hole loses them there. With --clobber FILE it first maps 16 MiB with MAP_FIXED at the
+ * address FILE names (hex), before the hole: the test passes the pager's stash, as a program
+ * that maps over memory not its own would.
  *
  * Exit 0 all verified, 1 a mismatch ("MISMATCH" on stderr) or an error, 2 bad arguments.
  */
@@ -74,7 +76,24 @@ static void on_usr1(int sig)
 	go = 1;
 }
 
-static int hole(size_t npages, const char *ready)
+static void clobber(const char *file)
+{
+	unsigned long long addr = 0;
+	FILE *f = fopen(file, "re");
+	size_t len = 16ul << 20;
+	char *m;
+
+	if (!f || fscanf(f, "%llx", &addr) != 1)
+		wl_die(PROG, "no address in %s", file);
+	fclose(f);
+	m = mmap((void *)(uintptr_t)addr, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (m == MAP_FAILED)
+		wl_die(PROG, "mmap MAP_FIXED at %#llx: %s", addr, strerror(errno));
+	memset(m, 0x5a, len);
+}
+
+static int hole(size_t npages, const char *ready, const char *clobber_file)
 {
 	size_t hpages = (64ul << 20) / PAT_PAGE, len = hpages * PAT_PAGE;
 	char *mem = map_at(NULL, npages * PAT_PAGE), *h, buf[32];
@@ -89,6 +108,8 @@ static int hole(size_t npages, const char *ready)
 		wl_die(PROG, "cannot write %s", ready);
 	while (!go)
 		pause();
+	if (clobber_file)
+		clobber(clobber_file);
 	if (mmap(h, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
 	    h)
 		wl_die(PROG, "mmap MAP_FIXED at %p: %s", (void *)h, strerror(errno));
@@ -133,12 +154,16 @@ static int dontfork(size_t npages, double secs)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' }, { "secs", required_argument, NULL, 't' },
-		{ "hole", no_argument, NULL, 'H' },	  { "ready", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },	  { 0 },
+		{ "size", required_argument, NULL, 's' },
+		{ "secs", required_argument, NULL, 't' },
+		{ "hole", no_argument, NULL, 'H' },
+		{ "ready", required_argument, NULL, 'R' },
+		{ "clobber", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	uint64_t size_mib = 16, secs = 3;
-	const char *ready = NULL;
+	const char *ready = NULL, *clobber_file = NULL;
 	bool with_hole = false;
 	int c;
 
@@ -158,9 +183,12 @@ int main(int argc, char **argv)
 		case 'R':
 			ready = optarg;
 			break;
+		case 'C':
+			clobber_file = optarg;
+			break;
 		case 'h':
 			printf("Usage: " PROG
-			       " [--size MIB] [--secs N] | [--size MIB] --hole --ready FILE\n");
+			       " [--size MIB] [--secs N] | [--size MIB] --hole --ready FILE [--clobber FILE]\n");
 			return 0;
 		default:
 			bad_arg("invalid option (see --help)");
@@ -169,6 +197,6 @@ int main(int argc, char **argv)
 	if (with_hole && !ready)
 		bad_arg("--hole needs --ready FILE");
 	if (with_hole)
-		return hole((size_t)(size_mib << 20) / PAT_PAGE, ready);
+		return hole((size_t)(size_mib << 20) / PAT_PAGE, ready, clobber_file);
 	return dontfork((size_t)(size_mib << 20) / PAT_PAGE, (double)secs);
 }
