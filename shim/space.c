@@ -243,7 +243,7 @@ void space_forget_regs(struct space *sp, uint64_t start, uint64_t end)
 			struct range *g = realloc(sp->regs, (sp->nregs + 1) * sizeof(*g));
 
 			if (!g)
-				continue; /* keep it whole: a later register fixes it */
+				continue; /* kept whole: each run is registered again before its MOVE */
 			sp->regs = g;
 			r = &sp->regs[i];
 			sp->regs[sp->nregs++] = (struct range){ end, r->end };
@@ -256,6 +256,14 @@ void space_forget_regs(struct space *sp, uint64_t start, uint64_t end)
 			r->start = r->end = 0;
 		}
 	}
+	/* Emptied records go: under mapping churn the array would otherwise only grow, and
+	 * space_registered walks all of it. */
+	size_t w = 0;
+
+	for (size_t i = 0; i < sp->nregs; i++)
+		if (sp->regs[i].end > sp->regs[i].start)
+			sp->regs[w++] = sp->regs[i];
+	sp->nregs = w;
 }
 
 void space_move_regs(struct space *sp, uint64_t from, uint64_t to, uint64_t len)
