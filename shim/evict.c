@@ -213,8 +213,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 
 	/* UFFDIO_REGISTER registers the VMAs it finds in a range and passes over holes. A VMA of
 	 * this view unmapped since (its UNMAP event applied) and a new one mapped there would
-	 * otherwise be recorded as registered while it is not, and then only registered run by
-	 * run before each MOVE (register_runs), splitting it: stop at the first sign of that. */
+	 * otherwise be recorded as registered while it is not: stop at the first sign of that. */
 	pthread_mutex_lock(&p->lock);
 	seq = sp->vma_seq;
 	pthread_mutex_unlock(&p->lock);
@@ -347,7 +346,12 @@ static void take_clean(struct pager *p, struct space *sp, struct batch *b, uint6
 
 /* Create PENDING entries for the pages of runs [k0,k1), so that a fault on a page moved a
  * moment later waits for its content instead of reading zeros. A page that has an entry
- * already (its copy would be unowned), or is the guard page, ends its run there. Lock held. */
+ * already (its copy would be unowned), or is the guard page, ends its run there. So does a
+ * page outside the ranges registered with this uffd: the batch was picked from an earlier
+ * view of the VMAs, and the workload may have unmapped one since (its UNMAP event forgot the
+ * range) and mapped a new VMA there. UFFDIO_MOVE only needs the stash registered: it would
+ * take the new VMA's page, and the workload's next access there, with no uffd to fault to,
+ * would get a zero page from the kernel. Lock held (events are applied under it). */
 static void make_pending(struct pager *p, struct space *sp, struct batch *b, size_t k0, size_t k1)
 {
 	uint64_t now = now_ns();
@@ -364,6 +368,7 @@ static void make_pending(struct pager *p, struct space *sp, struct batch *b, siz
 			struct slot *s;
 
 			if (a == b->guard || !entry_free(p, sp, a) ||
+			    !space_registered(sp, a, a + PAGE_SIZE_4K) ||
 			    !(s = slot_new(SLOT_PENDING))) {
 				run->npages = i;
 				break;
@@ -381,17 +386,14 @@ static void make_pending(struct pager *p, struct space *sp, struct batch *b, siz
 	}
 }
 
-/* Register the runs [k0,k1) again, with the thread held, right before they are moved: this is
- * what keeps every page we move in a VMA registered with this uffd. UFFDIO_MOVE needs only
- * the stash registered, and a page moved out of an unregistered VMA is lost: its next access
- * does not fault to us, the kernel maps a zero page. The record of registered ranges cannot
- * promise it: the batch was picked from an earlier view of the VMAs (one may have been
- * unmapped and a new one mapped there since), UFFDIO_REGISTER passes over holes, and a VMA
- * never registered is unmapped without an UNMAP event. Registered now, whatever VMA holds
- * the page faults to us, and what we move is its content. (The workload's other threads may
- * still unmap meanwhile: that raises the UNMAP event, and the MOVE fails with EAGAIN until it
- * is read.) select_pages registers whole VMAs, so this is a no-op but where the record was
- * wrong. Lock held. */
+/* Register the runs [k0,k1) again, with the thread held, right before they are moved. The
+ * record of registered ranges can be wrong in one way events do not reveal: UFFDIO_REGISTER
+ * passes over holes, and a VMA that was never registered is unmapped without an UNMAP event;
+ * a VMA mapped into such a hole later is unregistered, though the record covers it. A page
+ * moved out of an unregistered VMA is lost: its next access does not fault to us, the kernel
+ * maps a zero page. Registered now, whatever VMA holds the page faults to us, and what we
+ * move is its content. (The workload's other threads may still unmap meanwhile: that raises
+ * the UNMAP event, and the MOVE fails with EAGAIN until it is read.) Lock held. */
 static void register_runs(struct pager *p, struct space *sp, struct batch *b, size_t k0, size_t k1)
 {
 	for (size_t k = k0; k < k1; k++) {
