@@ -351,7 +351,9 @@ static void take_clean(struct pager *p, struct space *sp, struct batch *b, uint6
  * view of the VMAs, and the workload may have unmapped one since (its UNMAP event forgot the
  * range) and mapped a new VMA there. UFFDIO_MOVE only needs the stash registered: it would
  * take the new VMA's page, and the workload's next access there, with no uffd to fault to,
- * would get a zero page from the kernel. Lock held (events are applied under it). */
+ * would get a zero page from the kernel. (register_runs would register such a run, but by
+ * itself, splitting the new VMA where the program can see it: an mremap over it fails with
+ * EFAULT.) Lock held (events are applied under it). */
 static void make_pending(struct pager *p, struct space *sp, struct batch *b, size_t k0, size_t k1)
 {
 	uint64_t now = now_ns();
