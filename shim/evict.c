@@ -46,8 +46,10 @@
  * with EAGAIN, before it gives up on the rest of the batch (each wait holds the thread up
  * to 2 ms; a workload that changes its mappings that often is evicted on a later tick). */
 #define MAX_RESYNC 4
-/* One ptrace stop moves at most this many runs and pages. */
+/* One ptrace stop moves at most this many runs (each one injection without the runner, all in
+ * one with it) and pages. */
 #define ROUND_RUNS 16
+#define ROUND_RUNS_RUNNER 128
 #define ROUND_PAGES 4096
 #define ROUND_PAGES_FORKED 256
 
@@ -447,39 +449,185 @@ static void resync(struct pager *p, struct space *sp, struct batch *b)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Move the still-pending pages of one run into the stash, in as few MOVEs as possible.
- * Lock not held, sp->moving set. 0, or -errno when the batch must stop. */
-static int move_one(struct pager *p, struct space *sp, struct inject *in, struct batch *b,
-		    struct run *run, unsigned *resyncs)
+/* Consecutive pending pages of the batch that one MOVE takes: stash pages [j, j+n). */
+struct seg {
+	uint64_t j, n;
+};
+
+/* The pages of runs [k0,k1) still to move, as segments; segs has room for each page. */
+static size_t plan_segs(const struct batch *b, size_t k0, size_t k1, struct seg *segs)
 {
-	uint64_t i = 0;
+	size_t ns = 0;
 
-	while (i < run->npages) {
-		uint64_t j = run->stash_off + i, n = 0, moved;
-		int r, err;
+	for (size_t k = k0; k < k1; k++) {
+		const struct run *run = &b->runs[k];
 
-		while (i + n < run->npages && b->slots[j + n])
-			n++;
-		if (!n) {
+		for (uint64_t i = 0; i < run->npages;) {
+			uint64_t j = run->stash_off + i, n = 0;
+
+			while (i + n < run->npages && b->slots[j + n] && !b->moved[j + n])
+				n++;
+			if (n)
+				segs[ns++] = (struct seg){ j, n };
+			i += n ? n : 1;
+		}
+	}
+	return ns;
+}
+
+/* How many pages at the start of stash pages [j, j+n) are there (MOVE fills a range in
+ * order and stops at the first page it cannot take), from the stash's pagemap. */
+static uint64_t stash_filled(const struct space *sp, uint64_t j, uint64_t n)
+{
+	char path[64];
+	uint64_t pm, k = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)sp->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (; k < n; k++) {
+		uint64_t a = sp->stash + (j + k) * PAGE_SIZE_4K;
+
+		if (pread(fd, &pm, sizeof(pm), (off_t)(a / PAGE_SIZE_4K * 8)) != sizeof(pm) ||
+		    !(pm & PM_PRESENT))
+			break;
+	}
+	close(fd);
+	return k;
+}
+
+/* MOVE the segments segs[0..n) in order, up to the first that is not moved whole: all through
+ * the runner in one injection (up to the table's size), or one injection each. 0 or -errno
+ * (the batch must stop); either way *ret_done segments were moved whole and, if *ret_done <
+ * n, *ret_moved pages of the next one, with *ret_err its MOVE's error (0: go on after the
+ * pages moved, one injection per MOVE from now on). */
+static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
+		     const struct seg *segs, size_t n, size_t *ret_done, uint64_t *ret_moved,
+		     int *ret_err)
+{
+	uint8_t tab[SCRATCH_ARGS / RUNNER_ENTRY * RUNNER_ENTRY];
+	uint64_t done = 0;
+	long res = 0;
+	int r;
+
+	*ret_done = 0;
+	*ret_moved = 0;
+	*ret_err = 0;
+	if (!sp->runner || !inject_runner_intact(sp->pid, sp->runner)) {
+		if (sp->runner)
+			log_debug("pid %d: the runner at %#lx was replaced: one injection per MOVE",
+				  sp->pid, (unsigned long)sp->runner);
+		sp->runner = 0;
+		for (; *ret_done < n; ++*ret_done) {
+			const struct seg *g = &segs[*ret_done];
+
+			r = move_run(sp, in, b->addrs[g->j], sp->stash + g->j * PAGE_SIZE_4K, g->n,
+				     ret_moved, ret_err);
+			if (r < 0 || *ret_err)
+				return r;
+		}
+		return 0;
+	}
+	n = USWAP_MIN(n, sizeof(tab) / RUNNER_ENTRY);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *e = tab + i * RUNNER_ENTRY;
+		uint64_t call[4] = { SYS_ioctl, (uint64_t)sp->target_fd, UFFDIO_MOVE,
+				     sp->scratch + i * RUNNER_ENTRY + RUNNER_ARG };
+		struct uffdio_move mv = { .dst = sp->stash + segs[i].j * PAGE_SIZE_4K,
+					  .src = b->addrs[segs[i].j],
+					  .len = segs[i].n * PAGE_SIZE_4K };
+
+		memcpy(e, call, sizeof(call));
+		memcpy(e + RUNNER_ARG, &mv, sizeof(mv));
+	}
+	r = target_write(sp->pid, sp->scratch, tab, n * RUNNER_ENTRY);
+	if (r < 0)
+		return r;
+	r = inject_run(in, sp->runner, sp->scratch, n, &done, &res);
+	*ret_done = done;
+	if (done == n)
+		return r;
+	if (r < 0) {
+		/* The MOVE in flight may or may not have run: the stash tells. */
+		*ret_moved = stash_filled(sp, segs[done].j, segs[done].n);
+		if (r != -EFAULT)
+			return r;
+		log_debug("pid %d: the runner at %#lx faulted: one injection per MOVE", sp->pid,
+			  (unsigned long)sp->runner);
+		sp->runner = 0;
+		return 0;
+	}
+	struct uffdio_move mv;
+
+	r = target_read(sp->pid, sp->scratch + done * RUNNER_ENTRY + RUNNER_ARG, &mv, sizeof(mv));
+	if (r < 0)
+		return r;
+	if (mv.move > 0)
+		*ret_moved = USWAP_MIN((uint64_t)mv.move / PAGE_SIZE_4K, segs[done].n);
+	*ret_err = res < 0 && res > -4096 ? (int)res : -EIO;
+	return 0;
+}
+
+static void set_moved(struct batch *b, uint64_t j, uint64_t n)
+{
+	for (uint64_t k = 0; k < n; k++)
+		b->moved[j + k] = true;
+	b->nmoved += n;
+}
+
+/* Move the still-pending pages of runs [k0,k1) into the stash, in as few MOVEs as possible.
+ * Lock not held, sp->moving set. 0, or -errno when the batch must stop. */
+static int move_runs(struct pager *p, struct space *sp, struct inject *in, struct batch *b,
+		     size_t k0, size_t k1, unsigned *resyncs)
+{
+	uint64_t pages = 0;
+	struct seg *segs;
+	size_t ns, i = 0;
+	int r = 0;
+
+	for (size_t k = k0; k < k1; k++)
+		pages += b->runs[k].npages;
+	segs = malloc(USWAP_MAX(pages, 1) * sizeof(*segs));
+	if (!segs)
+		return -ENOMEM;
+	ns = plan_segs(b, k0, k1, segs);
+	while (i < ns) {
+		size_t done;
+		uint64_t moved;
+		int err;
+
+		r = move_segs(sp, in, b, segs + i, ns - i, &done, &moved, &err);
+		for (size_t d = 0; d < done; d++)
+			set_moved(b, segs[i + d].j, segs[i + d].n);
+		i += done;
+		if (i == ns)
+			break;
+		struct seg *g = &segs[i];
+
+		set_moved(b, g->j, moved);
+		g->j += moved;
+		g->n -= moved;
+		if (r < 0)
+			break;
+		if (!g->n) {
 			i++;
 			continue;
 		}
-		r = move_run(sp, in, run->start + i * PAGE_SIZE_4K, sp->stash + j * PAGE_SIZE_4K, n,
-			     &moved, &err);
-		if (r < 0)
-			return r;
-		for (uint64_t k = 0; k < moved; k++)
-			b->moved[j + k] = true;
-		b->nmoved += moved;
-		i += moved;
 		if (!err)
 			continue;
 		if (err == -EAGAIN) {
 			if (moved)
 				continue;
-			if (++*resyncs > MAX_RESYNC)
-				return err;
+			if (++*resyncs > MAX_RESYNC) {
+				r = err;
+				break;
+			}
+			/* The event may have dropped pages of any run: plan again. */
 			resync(p, sp, b);
+			ns = plan_segs(b, k0, k1, segs);
+			i = 0;
 			continue;
 		}
 		pthread_mutex_lock(&p->lock);
@@ -489,20 +637,26 @@ static int move_one(struct pager *p, struct space *sp, struct inject *in, struct
 			 * batches make their pages exclusive first. */
 			if (err == -EBUSY)
 				sp->forked = true;
-			cancel(p, sp, b, run->stash_off + i);
-			i++;
+			cancel(p, sp, b, g->j);
+			g->j++;
+			g->n--;
+			i += !g->n;
 		} else {
 			/* The VMA changed under us (EINVAL: protections, a split): drop the rest. */
 			log_debug_errno(err, "pid %d: MOVE at %#lx: %m", sp->pid,
-					(unsigned long)(run->start + i * PAGE_SIZE_4K));
-			for (; i < run->npages; i++)
-				cancel(p, sp, b, run->stash_off + i);
+					(unsigned long)b->addrs[g->j]);
+			for (uint64_t k = 0; k < g->n; k++)
+				cancel(p, sp, b, g->j + k);
+			i++;
 		}
 		pthread_mutex_unlock(&p->lock);
-		if (err == -EBADF)
-			return err;
+		if (err == -EBADF) {
+			r = err;
+			break;
+		}
 	}
-	return 0;
+	free(segs);
+	return r;
 }
 
 /* Free the first npages of the stash. The stash is unregistered meanwhile: a DONTNEED in a
@@ -556,14 +710,14 @@ static int guard_rseq(struct pager *p, struct space *sp, struct inject *in, stru
 	return r;
 }
 
-/* Runs [k0,*ret_k1) fit one ptrace stop: at most ROUND_RUNS injected MOVEs and ROUND_PAGES
+/* Runs [k0,*ret_k1) fit one ptrace stop: at most ROUND_RUNS(_RUNNER) MOVEs and ROUND_PAGES
  * pages (fewer after a fork, where MADV_POPULATE_WRITE may copy every page). */
 static size_t round_end(const struct space *sp, const struct batch *b, size_t k0)
 {
 	uint64_t pages = 0, max = sp->forked ? ROUND_PAGES_FORKED : ROUND_PAGES;
-	size_t k = k0;
+	size_t k = k0, runs = sp->runner ? ROUND_RUNS_RUNNER : ROUND_RUNS;
 
-	while (k < b->nruns && k - k0 < ROUND_RUNS && (k == k0 || pages + b->runs[k].npages <= max))
+	while (k < b->nruns && k - k0 < runs && (k == k0 || pages + b->runs[k].npages <= max))
 		pages += b->runs[k++].npages;
 	return k;
 }
@@ -573,7 +727,7 @@ static size_t round_end(const struct space *sp, const struct batch *b, size_t k0
 static void make_exclusive(struct space *sp, struct inject *in, struct batch *b, size_t k0,
 			   size_t k1)
 {
-	struct range rg[ROUND_RUNS];
+	struct range rg[ROUND_RUNS_RUNNER];
 	int r;
 
 	for (size_t k = k0; k < k1; k++)
@@ -608,8 +762,7 @@ static int move_round(struct pager *p, struct space *sp, struct batch *b, size_t
 	register_runs(p, sp, b, k0, k1);
 	sp->moving = true;
 	pthread_mutex_unlock(&p->lock);
-	for (size_t k = k0; k < k1 && r == 0; k++)
-		r = move_one(p, sp, &in, b, &b->runs[k], resyncs);
+	r = move_runs(p, sp, &in, b, k0, k1, resyncs);
 	pthread_mutex_lock(&p->lock);
 	sp->moving = false;
 	for (size_t k = k0; k < k1; k++)

@@ -28,7 +28,7 @@
 
 static pid_t lingering[MAX_LINGERING];
 static unsigned nlingering;
-static uint64_t stop_total_ns, stop_max_ns;
+static uint64_t stop_total_ns, stop_max_ns, stop_count;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 
 uint64_t now_ns(void)
@@ -316,6 +316,96 @@ int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a
 	return 0;
 }
 
+/* The runner's code: rbx points at the next table entry, r12 counts the entries left.
+ * Position-independent (relative jumps only); copied into the target as it is here. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* clang-format off */
+__asm__(".pushsection .rodata\n"
+	".globl uswap_runner_code\n"
+	"uswap_runner_code:\n"
+	"1:	test %r12, %r12\n"
+	"	jz 2f\n"
+	"	mov (%rbx), %rax\n"
+	"	mov 8(%rbx), %rdi\n"
+	"	mov 16(%rbx), %rsi\n"
+	"	mov 24(%rbx), %rdx\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 2f\n"
+	"	add $" STR(RUNNER_ENTRY) ", %rbx\n"
+	"	dec %r12\n"
+	"	jmp 1b\n"
+	"2:	int3\n"
+	".globl uswap_runner_end\n"
+	"uswap_runner_end:\n"
+	".popsection\n");
+/* clang-format on */
+extern const uint8_t uswap_runner_code[], uswap_runner_end[];
+
+size_t inject_runner_size(void)
+{
+	return (size_t)(uswap_runner_end - uswap_runner_code);
+}
+
+int inject_runner_put(pid_t pid, uint64_t addr)
+{
+	return target_write(pid, addr, uswap_runner_code, inject_runner_size());
+}
+
+bool inject_runner_intact(pid_t pid, uint64_t addr)
+{
+	uint8_t code[64];
+	size_t n = inject_runner_size();
+
+	return n <= sizeof(code) && target_read(pid, addr, code, n) == 0 &&
+	       memcmp(code, uswap_runner_code, n) == 0;
+}
+
+int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, uint64_t *ret_done,
+	       long *ret_result)
+{
+	struct user_regs_struct regs = in->saved;
+	uint64_t end = runner + inject_runner_size();
+	int st, r;
+
+	*ret_done = 0;
+	if (!in->prepared)
+		return -EINVAL;
+	regs.rip = runner;
+	regs.orig_rax = (unsigned long)-1; /* no syscall-restart logic on our registers */
+	regs.rbx = table;
+	regs.r12 = n;
+	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
+		return -errno;
+	for (;;) {
+		int sig;
+
+		if (ptrace(PTRACE_CONT, in->tid, 0, 0) < 0)
+			return -errno;
+		r = wait_stop(in->tid, 60000, &st);
+		if (r < 0)
+			return r;
+		if (ptrace(PTRACE_GETREGS, in->tid, 0, &regs) < 0)
+			return -errno;
+		*ret_done = n - USWAP_MIN(regs.r12, n);
+		if ((st >> 16) == PTRACE_EVENT_STOP)
+			continue; /* a group stop: go on, as inject_syscall does */
+		sig = WSTOPSIG(st);
+		if (sig == SIGTRAP && regs.rip == end)
+			break;
+		/* A fault in the runner (the program unmapped or replaced it): the signal is
+		 * not delivered, the caller's registers come back at detach. */
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGTRAP ||
+		    sig == SIGFPE)
+			return -EFAULT;
+		/* SIGSTOP (which cannot be blocked): go on, as inject_syscall does (the signal
+		 * is not delivered). */
+	}
+	*ret_result = (long)regs.rax;
+	return 0;
+}
+
 int inject_detach(struct inject *in)
 {
 	int r = 0;
@@ -338,15 +428,17 @@ int inject_detach(struct inject *in)
 		log_debug("tid %d: held in a ptrace stop for %.1f ms", in->tid, (double)d / 1e6);
 	pthread_mutex_lock(&stats_lock);
 	stop_total_ns += d;
+	stop_count++;
 	if (d > stop_max_ns)
 		stop_max_ns = d;
 	pthread_mutex_unlock(&stats_lock);
 	return r;
 }
 
-void inject_stop_stats(double *ret_total_ms, double *ret_max_ms)
+void inject_stop_stats(uint64_t *ret_count, double *ret_total_ms, double *ret_max_ms)
 {
 	pthread_mutex_lock(&stats_lock);
+	*ret_count = stop_count;
 	*ret_total_ms = (double)stop_total_ns / 1e6;
 	*ret_max_ms = (double)stop_max_ns / 1e6;
 	pthread_mutex_unlock(&stats_lock);

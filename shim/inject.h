@@ -39,6 +39,28 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1, unsigned long a2,
 		   unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6);
 
+/*
+ * The runner: a few instructions the pager maps into the target (read and execute only) that
+ * make a series of system calls from a table in one ptrace round trip, where
+ * inject_syscall takes one round trip per call (~15-60 us on this VM). A table entry is
+ * RUNNER_ENTRY bytes: nr, a1, a2, a3 (8 bytes each), then room for the call's own argument
+ * struct. The runner stops at the first call that returns non-zero.
+ */
+#define RUNNER_ENTRY 72
+#define RUNNER_ARG 32 /* offset of the argument struct in an entry */
+size_t inject_runner_size(void);
+/* Put the runner's code into the page at addr of pid (mapped writable; the caller makes it
+ * read and execute only). 0 or -errno. */
+int inject_runner_put(pid_t pid, uint64_t addr);
+/* Is the runner at addr still ours (the program may have mapped over it)? */
+bool inject_runner_intact(pid_t pid, uint64_t addr);
+/* Run the n entries of the table at target address table through the runner at runner.
+ * 0 with *ret_done the calls that returned 0 and, if *ret_done < n, *ret_result the result
+ * of the next one. -errno if the injection failed; then *ret_done calls returned 0 and the
+ * next one may or may not have run (-EFAULT: the runner faulted, it is no longer ours). */
+int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, uint64_t *ret_done,
+	       long *ret_result);
+
 /* Restore registers and mask exactly, then detach. Safe to call in any state. */
 int inject_detach(struct inject *in);
 
@@ -49,7 +71,7 @@ void inject_reap_lingering(void);
 void inject_release(pid_t tid);
 
 /* Stop-time accounting (all injections of this process). */
-void inject_stop_stats(double *ret_total_ms, double *ret_max_ms);
+void inject_stop_stats(uint64_t *ret_count, double *ret_total_ms, double *ret_max_ms);
 
 /* Copy to/from target memory (process_vm_*). 0 or -errno (short copies are -EFAULT). */
 int target_write(pid_t pid, uint64_t addr, const void *buf, size_t len);

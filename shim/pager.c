@@ -174,7 +174,7 @@ static uint64_t probe_zero_pfn(void)
 
 /* USWAP_DISABLE: a comma list of optional features to do without, read once at start, so
  * that tests run the paths a kernel without them takes: "wp" (clean-page tracking), "uring"
- * (asynchronous store reads). */
+ * (asynchronous store reads), "runner" (MOVEs batched in one injection). */
 static bool disabled(const char *feature)
 {
 	const char *list = getenv("USWAP_DISABLE");
@@ -202,9 +202,11 @@ int pager_init(struct pager *p, const char *store_dir)
 	if (disabled("wp"))
 		p->have_wp = false;
 	p->no_uring = disabled("uring");
-	if (p->no_uring || !p->have_wp)
-		log_info("without%s%s (USWAP_DISABLE or kernel)",
-			 p->have_wp ? "" : " clean-page tracking", p->no_uring ? " io_uring" : "");
+	p->no_runner = disabled("runner");
+	if (p->no_uring || !p->have_wp || p->no_runner)
+		log_info("without%s%s%s (USWAP_DISABLE or kernel)",
+			 p->have_wp ? "" : " clean-page tracking", p->no_uring ? " io_uring" : "",
+			 p->no_runner ? " runner" : "");
 	p->have_kcmp = syscall(SYS_kcmp, getpid(), getpid(), KCMP_VM, 0, 0) == 0;
 	p->zero_pfn = probe_zero_pfn();
 	p->remote_dontneed = probe_remote_dontneed();
@@ -674,7 +676,7 @@ static void write_status(struct manager *m, const char *state)
 	m->last_tick_ns = now;
 	st.faults_per_sec = m->faults_per_sec;
 	latency(p, &st.fault_p50_us, &st.fault_p99_us);
-	inject_stop_stats(&st.stopped_ms_total, &st.stopped_ms_max);
+	inject_stop_stats(&st.stops_total, &st.stopped_ms_total, &st.stopped_ms_max);
 	st.shim_rss_bytes = rss_anon(getpid());
 	st.store_cache_bytes = store_cache_bytes(&p->store);
 	snprintf(st.state, sizeof(st.state), "%s", state);
@@ -761,6 +763,8 @@ static void disarm_target(struct space *sp)
 	if (!sp->stash_gone)
 		inject_syscall(&in, SYS_munmap, &res, sp->stash, STASH_SIZE, 0, 0, 0, 0);
 	inject_syscall(&in, SYS_munmap, &res, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	if (sp->runner)
+		inject_syscall(&in, SYS_munmap, &res, sp->runner, PAGE_SIZE_4K, 0, 0, 0, 0);
 	inject_detach(&in);
 }
 

@@ -20,7 +20,7 @@
 
 /* Target-side layout, allocated at arm time. */
 #define STASH_SIZE (16ull << 20) /* one eviction batch at most */
-#define SCRATCH_ARGS 4096ull /* injected syscall arguments */
+#define SCRATCH_ARGS 16384ull /* injected syscall arguments, the runner's table */
 #define ID_PAGES 64 /* never-touched pages used to identify fork children */
 #define SCRATCH_SIZE (SCRATCH_ARGS + ID_PAGES * PAGE_SIZE_4K)
 
@@ -88,6 +88,7 @@ struct space {
 	uint64_t scratch; /* target address of the scratch area */
 	uint64_t stash; /* target address of the stash */
 	uint64_t syscall_ip;
+	uint64_t runner; /* target address of the runner (inject.h), 0 if none */
 	struct space *parent;
 	int id_page; /* id page index carrying id_token, -1 if none yet */
 	uint64_t id_token;
@@ -150,6 +151,7 @@ struct pager {
 	bool have_poison;
 	bool have_wp; /* anonymous write-protect faults: clean pages are tracked */
 	bool no_uring; /* store reads without io_uring (USWAP_DISABLE=uring) */
+	bool no_runner; /* one injection per MOVE (USWAP_DISABLE=runner) */
 	bool remote_dontneed; /* process_madvise(pidfd, MADV_DONTNEED) works */
 	bool have_kcmp;
 	uint64_t zero_pfn;

@@ -350,6 +350,34 @@ static int map_own(struct inject *in, uint64_t hint, uint64_t len, int flags, ui
 	return r;
 }
 
+/* The runner (inject.h): written while the page is writable, then made read and execute
+ * only (never writable and executable at once). Without it (a seccomp or security policy that
+ * refuses executable memory, USWAP_DISABLE=runner) every MOVE is its own injection. */
+static void map_runner(struct pager *p, struct space *sp, struct inject *in, uint64_t hint)
+{
+	uint64_t addr;
+	long res;
+	int r;
+
+	if (p->no_runner)
+		return;
+	r = map_own(in, hint, PAGE_SIZE_4K, 0, &addr);
+	if (r < 0) {
+		log_debug_errno(r, "pid %d: runner mmap failed: %m", sp->pid);
+		return;
+	}
+	r = inject_runner_put(sp->pid, addr);
+	if (r == 0)
+		r = rsys(in, &res, SYS_mprotect, addr, PAGE_SIZE_4K, PROT_READ | PROT_EXEC, 0, 0,
+			 0);
+	if (r < 0) {
+		log_debug_errno(r, "pid %d: no runner (%m): one injection per MOVE", sp->pid);
+		rsys(in, &res, SYS_munmap, addr, PAGE_SIZE_4K, 0, 0, 0, 0);
+		return;
+	}
+	sp->runner = addr;
+}
+
 static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 {
 	/* 64 TiB: the middle of a 47-bit address space, far below the libraries. */
@@ -359,9 +387,18 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 	r = map_own(in, hint, SCRATCH_SIZE, 0, &sp->scratch);
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: scratch mmap failed: %m", sp->pid);
+	/* Populate the argument pages now: once the scratch's VMA is registered, a first write
+	 * there (a table for the runner, while a MOVE has the fault thread leave the uffd
+	 * unread) would wait for a fault nobody serves. */
+	static const uint8_t zeros[SCRATCH_ARGS];
+
+	r = target_write(in->pid, sp->scratch, zeros, sizeof(zeros));
+	if (r < 0)
+		return log_debug_errno(r, "pid %d: scratch write failed: %m", sp->pid);
 	r = map_own(in, hint + (4ull << 20), STASH_SIZE, MAP_NORESERVE, &sp->stash);
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: stash mmap failed: %m", sp->pid);
+	map_runner(p, sp, in, hint + (2ull << 20));
 	tfd = target_new_uffd(p, in, sp->pidfd, sp->scratch);
 	if (tfd < 0)
 		return log_debug_errno(tfd, "pid %d: no userfaultfd in target: %m", sp->pid);
@@ -396,6 +433,8 @@ static void arm_undo(struct space *sp, struct inject *in)
 		rsys(in, &res, SYS_munmap, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
 	if (sp->stash)
 		rsys(in, &res, SYS_munmap, sp->stash, STASH_SIZE, 0, 0, 0, 0);
+	if (sp->runner)
+		rsys(in, &res, SYS_munmap, sp->runner, PAGE_SIZE_4K, 0, 0, 0, 0);
 	if (sp->target_fd >= 0)
 		rsys(in, &res, SYS_close, sp->target_fd, 0, 0, 0, 0, 0);
 }
@@ -469,8 +508,9 @@ int space_arm(struct pager *p, pid_t pid, struct inject *given, struct space **r
 	if (write(p->wake_fd, &one, sizeof(one)) < 0) {
 		/* The fault thread also rescans on its poll timeout. */
 	}
-	log_info("pid %d: armed (uffd %d in target, stash %#lx, %s)", pid, sp->target_fd,
-		 (unsigned long)sp->stash, sp->pm_self ? "process_madvise" : "madvise");
+	log_info("pid %d: armed (uffd %d in target, stash %#lx, %s, runner %#lx)", pid,
+		 sp->target_fd, (unsigned long)sp->stash,
+		 sp->pm_self ? "process_madvise" : "madvise", (unsigned long)sp->runner);
 	*ret = sp;
 	return 0;
 fail_free:
@@ -578,6 +618,7 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 	sp->stash = parent->stash;
 	sp->stash_gone = parent->stash_gone;
 	sp->syscall_ip = parent->syscall_ip;
+	sp->runner = parent->runner;
 	sp->target_fd = parent->target_fd;
 	sp->pm_self = parent->pm_self;
 	sp->forked = true;

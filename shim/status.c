@@ -65,6 +65,7 @@ static const struct status_field status_fields[] = {
 	FIELD(store_cache_bytes, FIELD_U64),
 	FIELD(fault_p50_us, FIELD_DOUBLE),
 	FIELD(fault_p99_us, FIELD_DOUBLE),
+	FIELD(stops_total, FIELD_U64),
 	FIELD(stopped_ms_total, FIELD_DOUBLE),
 	FIELD(stopped_ms_max, FIELD_DOUBLE),
 	FIELD(shim_rss_bytes, FIELD_U64),
@@ -733,6 +734,7 @@ void uswap_status_print(FILE *f, const struct uswap_status *st)
 	print_size(f, "store_cache", st->store_cache_bytes);
 	fprintf(f, "fault_p50_us: %.1f\n", st->fault_p50_us);
 	fprintf(f, "fault_p99_us: %.1f\n", st->fault_p99_us);
+	fprintf(f, "stops_total: %llu\n", (unsigned long long)st->stops_total);
 	fprintf(f, "stopped_ms_total: %.3f\n", st->stopped_ms_total);
 	fprintf(f, "stopped_ms_max: %.3f\n", st->stopped_ms_max);
 	print_size(f, "shim_rss", st->shim_rss_bytes);

@@ -24,6 +24,7 @@ struct uswap_status {
 	uint64_t store_cache_bytes; /* page cache held by the store file (should stay ~0) */
 	double fault_p50_us;
 	double fault_p99_us;
+	uint64_t stops_total; /* ptrace stops of target threads since start */
 	double stopped_ms_total; /* total time a target thread was held in ptrace stops */
 	double stopped_ms_max; /* longest single stop */
 	uint64_t shim_rss_bytes; /* the shim's own RSS */

@@ -1,12 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# fallbacks: the paths a kernel without io_uring or without anonymous write-protect takes
-# (USWAP_DISABLE=uring, =wp) must lose nothing either: 128 MiB under a 32 MiB target is read
-# back, half rewritten (last page first) and read back again in each configuration.
+# fallbacks: the paths a kernel without io_uring or without anonymous write-protect takes,
+# and a target where the runner cannot be mapped (USWAP_DISABLE=uring, =wp, =runner), must
+# lose nothing either: 128 MiB under a 32 MiB target is read back, half rewritten (last page
+# first) and read back again in each configuration.
 
 if [[ -z ${FALLBACK:-} ]]; then
-	for without in uring wp; do
+	for without in uring wp runner; do
 		FALLBACK=$without bash "$0" || exit
 	done
 	exit 0
@@ -28,6 +29,9 @@ expect_shim_exit 0
 expect_result
 if [[ $FALLBACK == wp ]]; then
 	((MAX_CLEAN == 0)) || fail "clean evictions ($MAX_CLEAN) without write-protect"
+fi
+if [[ $FALLBACK == runner ]] && grep -q "armed .*runner 0x[1-9a-f]" "$T/shim.log"; then
+	fail "the pager mapped a runner though USWAP_DISABLE=runner"
 fi
 echo "PASS: without $FALLBACK: data verified (evictions $MAX_EVICTIONS, clean $MAX_CLEAN," \
 	"faults $MAX_FAULTS)"

@@ -50,6 +50,7 @@ static void assert_status_equal(const struct uswap_status *a, const struct uswap
 	assert_true(a->store_cache_bytes == b->store_cache_bytes);
 	assert_true(a->fault_p50_us == b->fault_p50_us);
 	assert_true(a->fault_p99_us == b->fault_p99_us);
+	assert_true(a->stops_total == b->stops_total);
 	assert_true(a->stopped_ms_total == b->stopped_ms_total);
 	assert_true(a->stopped_ms_max == b->stopped_ms_max);
 	assert_true(a->shim_rss_bytes == b->shim_rss_bytes);
@@ -76,6 +77,7 @@ static void test_good(void **state)
 	assert_true(st.evictions_total == 200000);
 	assert_true(st.fault_p50_us == 12.25);
 	assert_true(st.fault_p99_us == 480.0);
+	assert_true(st.stops_total == 4242);
 	assert_true(st.stopped_ms_total == 1500.125);
 	assert_true(st.stopped_ms_max == 3.5);
 	assert_true(st.shim_rss_bytes == 8388608);
@@ -191,6 +193,7 @@ static void fill_status(struct uswap_status *st)
 	st->store_cache_bytes = 8192;
 	st->fault_p50_us = 7.5;
 	st->fault_p99_us = 1234.875;
+	st->stops_total = 7;
 	st->stopped_ms_total = 0;
 	st->stopped_ms_max = 2.25;
 	st->shim_rss_bytes = 3ull << 20;

@@ -13,9 +13,10 @@
  * attach`. It fills --size MiB, maps 64 MiB and unmaps it again (a hole, where mmap would put
  * the next mapping), writes its pid to FILE and waits for SIGUSR1. Then it maps the hole back
  * with MAP_FIXED, fills it, and verifies both. A pager that put its own mappings into the
- * hole loses them there. With --clobber FILE it first maps 16 MiB with MAP_FIXED at the
- * address FILE names (hex), before the hole: the test passes the pager's stash, as a program
- * that maps over memory not its own would.
+ * hole loses them there. With --clobber FILE it first maps memory with MAP_FIXED at the
+ * address FILE names (hex), before the hole, filled with 0x5a: 16 MiB, or as many bytes as a
+ * second number in FILE says. The tests pass the pager's stash or runner, as a program that
+ * maps over memory not its own would.
  *
  * Exit 0 all verified, 1 a mismatch ("MISMATCH" on stderr) or an error, 2 bad arguments.
  */
@@ -78,14 +79,17 @@ static void on_usr1(int sig)
 
 static void clobber(const char *file)
 {
-	unsigned long long addr = 0;
+	unsigned long long addr = 0, n = 16ull << 20;
 	FILE *f = fopen(file, "re");
-	size_t len = 16ul << 20;
+	size_t len;
 	char *m;
 
 	if (!f || fscanf(f, "%llx", &addr) != 1)
 		wl_die(PROG, "no address in %s", file);
+	if (fscanf(f, "%llu", &n) == 1 && (n == 0 || n > 1ull << 30))
+		wl_die(PROG, "bad length %llu in %s", n, file);
 	fclose(f);
+	len = (size_t)n;
 	m = mmap((void *)(uintptr_t)addr, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (m == MAP_FAILED)
