@@ -333,38 +333,109 @@ static int start(struct pager *p, struct space *sp, uint64_t addr, unsigned win,
 	return 0;
 }
 
-/* The stream page continues (ret_seq), repeats (the same fault again, ret_again: a deferred
- * fault retried, or a thread that faulted twice), or the least recently used one, reset. */
-static struct fill_stream *stream_of(struct space *sp, uint64_t page, bool *ret_seq,
+/* A stride stream's faults are at most this far apart, and it reads at most this many pages
+ * ahead (one request each: they are stored wherever they were evicted). */
+#define STRIDE_MAX (4ll << 20)
+#define STRIDE_WIN 16u
+
+enum stream_kind {
+	STREAM_NEW,
+	STREAM_SEQ,
+	STREAM_STRIDE
+};
+
+/* Is page on st's stride, past lo and no further than win strides past next? */
+static bool on_stride(const struct fill_stream *st, uint64_t page)
+{
+	int64_t d = (int64_t)(page - st->lo), k, ahead = (int64_t)(st->next - st->lo) / st->stride;
+
+	if (d % st->stride)
+		return false;
+	k = d / st->stride;
+	return k > 0 && k <= USWAP_MAX(ahead, 0) + (int64_t)st->win;
+}
+
+/* The stream page continues (sequential or stride), repeats (the same fault again,
+ * ret_again: a deferred fault retried, or a thread that faulted twice), or, reset, the least
+ * recently used one (STREAM_NEW). A new stream remembers how far its fault is from the one
+ * before; a third fault that far again makes it a stride stream. */
+static struct fill_stream *stream_of(struct space *sp, uint64_t page, enum stream_kind *ret_kind,
 				     bool *ret_again)
 {
-	struct fill_stream *lru = &sp->streams[0];
+	struct fill_stream *lru = &sp->streams[0], *last = NULL;
+	int64_t delta = 0;
 
 	*ret_again = false;
 	for (unsigned i = 0; i < FILL_STREAMS; i++) {
 		struct fill_stream *st = &sp->streams[i];
 
-		if (st->win && page == st->lo) {
-			*ret_seq = false;
-			*ret_again = true;
-			return st;
-		}
-		if (st->win && page > st->lo && page <= st->next) {
-			*ret_seq = true;
-			return st;
+		if (st->win) {
+			*ret_kind = st->stride ? STREAM_STRIDE : STREAM_SEQ;
+			if (page == st->lo) {
+				*ret_again = true;
+				return st;
+			}
+			if (!st->stride && page > st->lo && page <= st->next)
+				return st;
+			if (st->stride && on_stride(st, page))
+				return st;
+			if (st->delta && page == st->lo + (uint64_t)st->delta) {
+				st->stride = st->delta;
+				st->next = page;
+				st->win = 1;
+				*ret_kind = STREAM_STRIDE;
+				return st;
+			}
+			if (!last || st->used_ns > last->used_ns)
+				last = st;
 		}
 		if (st->used_ns < lru->used_ns)
 			lru = st;
 	}
-	*ret_seq = false;
-	*lru = (struct fill_stream){ 0 };
+	if (last) {
+		delta = (int64_t)(page - last->lo);
+		if (delta > STRIDE_MAX || delta < -STRIDE_MAX)
+			delta = 0;
+	}
+	*ret_kind = STREAM_NEW;
+	*lru = (struct fill_stream){ .delta = delta };
 	return lru;
+}
+
+/* The faulting page of a stride stream alone, then the next win strides not read yet. */
+static int stride_fault(struct pager *p, struct space *sp, struct fill_stream *st, uint64_t page,
+			bool again, bool tight, uint64_t flags, uint64_t t0)
+{
+	bool keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
+	unsigned win = again ? st->win : USWAP_MIN(st->win * 2, STRIDE_WIN);
+	uint64_t end, a = page + (uint64_t)st->stride;
+	int r = start(p, sp, page, 1, keep, true, flags, t0, &end);
+
+	if (r == -EALREADY || r == -EBUSY) {
+		fault_defer(sp, page, flags, t0);
+		r = 1;
+	} else if (r < 0) {
+		return r;
+	}
+	if ((int64_t)(st->next - page) / st->stride > 0)
+		a = st->next;
+	for (unsigned k = 0; k < win && !tight && have_ring; k++, a += (uint64_t)st->stride)
+		if (start(p, sp, a, 1, keep, false, 0, 0, &end) == -EBUSY)
+			break;
+	st->lo = page;
+	st->next = a;
+	st->win = win;
+	st->delta = 0;
+	st->used_ns = t0;
+	return r;
 }
 
 int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags, uint64_t t0)
 {
-	bool seq, again, keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
-	struct fill_stream *st = stream_of(sp, page, &seq, &again);
+	enum stream_kind kind;
+	bool again, keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
+	struct fill_stream *st = stream_of(sp, page, &kind, &again);
+	bool seq = kind == STREAM_SEQ && !again;
 	uint64_t serial = sp->serial, end = page + PAGE_SIZE_4K, ahead;
 	unsigned win = seq ? USWAP_MIN(st->win * 2, FILL_MAX_PAGES) : 1;
 	/* Over the target by its slack: only the page asked for, until the manager has
@@ -372,6 +443,10 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	bool tight = __atomic_load_n(&p->headroom, __ATOMIC_RELAXED) <= 0;
 	int r;
 
+	if (kind == STREAM_STRIDE && have_ring)
+		return stride_fault(p, sp, st, page, again, tight, flags, t0);
+	if (kind == STREAM_STRIDE)
+		*st = (struct fill_stream){ 0 }; /* no read-ahead without io_uring */
 	if (tight)
 		win = 1;
 	else if (again)
@@ -393,6 +468,8 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 		end = ahead;
 	if (!seq && !again)
 		st->next = 0;
+	if (seq)
+		st->delta = 0;
 	st->lo = page;
 	st->next = USWAP_MAX(st->next, USWAP_MAX(end, page + PAGE_SIZE_4K));
 	st->win = win;

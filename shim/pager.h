@@ -66,11 +66,15 @@ struct range {
 	uint64_t start, end;
 };
 
-/* A sequential stream of faults in one space (fill.c): faults in [lo, next] continue it. */
+/* A stream of faults in one space (fill.c). Sequential (stride 0): faults in (lo, next]
+ * continue it. Stride: faults every stride bytes from lo continue it, next is the first one
+ * not read yet. */
 #define FILL_STREAMS 4
 struct fill_stream {
 	uint64_t lo, next;
-	unsigned win; /* pages read per fault, doubled while the stream goes on */
+	unsigned win; /* pages read per fault (stride: pages read ahead), doubled as it goes on */
+	int64_t stride;
+	int64_t delta; /* from the fault that started the stream to the one before it */
 	uint64_t used_ns;
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # uswap against kernel swap: the same workloads (tests/workloads/access: seq, random, hotcold,
-# write; redis: redis-server answering redis-benchmark GETs) run with no limit, under
+# write, stride; redis: redis-server answering redis-benchmark GETs) run with no limit, under
 # uswap-shim with a target of twice the working set (uswap-idle: the pager's cost when it
 # evicts nothing), under a memory cgroup limit with a swapfile on the disk of the uswap store,
 # under the same limit with zram swap (when a zram device can be made here), and under
@@ -15,7 +15,7 @@
 #   --target MIB  cgroup limit and uswap target (default 128; --quick 64)
 #   --out DIR     where results.{tsv,md,txt,svg}, redis.tsv, evict.tsv and logs/ go
 #                 (default: a new temp dir)
-#   --workloads L comma list of seq,random,hotcold,write,redis,evict (default: all six)
+#   --workloads L comma list of seq,random,hotcold,write,stride,redis,evict (default: all)
 # redis needs redis-server, redis-cli and redis-benchmark (apt-get install redis-server
 # redis-tools); without them it is left out with a note, the rest still runs.
 # Environment: USWAP_BUILD_DIR (default build/), USWAP_BENCH_TMP (where the swapfile and the
@@ -32,7 +32,7 @@ source "$root/tests/bench/bench_lib.sh"
 MI=1048576
 RUN_TIMEOUT=${USWAP_BENCH_RUN_TIMEOUT:-900}
 CG_ROOT=/sys/fs/cgroup/memory
-ALL_WORKLOADS=(seq random hotcold write redis evict)
+ALL_WORKLOADS=(seq random hotcold write stride redis evict)
 WORKLOADS=("${ALL_WORKLOADS[@]}")
 
 # the header comment, from its third line to the first line that is not a comment
@@ -78,13 +78,15 @@ for tool in jq mkswap swapon swapoff fallocate pgrep; do
 done
 
 # Page touches of each workload's timed phase, as a multiple of the working set's pages: seq
-# makes several passes; random covers the set once; hotcold needs more to weigh its cold 10%.
+# makes several passes; random covers the set once; hotcold needs more to weigh its cold 10%;
+# stride reads every 8th page, then every 8th from the next page on, and so on (access's
+# default --stride).
 # redis: GET requests, as a multiple of its keys (one 4000-byte value per 4 KiB page).
 declare -A PASSES
 if ((quick)); then
-	PASSES=([seq]=2 [random]=1 [hotcold]=2 [write]=1 [redis]=2)
+	PASSES=([seq]=2 [random]=1 [hotcold]=2 [write]=1 [stride]=1 [redis]=2)
 else
-	PASSES=([seq]=3 [random]=2 [hotcold]=4 [write]=2 [redis]=3)
+	PASSES=([seq]=3 [random]=2 [hotcold]=4 [write]=2 [stride]=2 [redis]=3)
 fi
 # none and uswap-idle page nothing: their phases touch this many times more, or a phase of a
 # few milliseconds would measure noise instead of the idle pager's cost

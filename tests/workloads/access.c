@@ -9,6 +9,8 @@
  *   random   pages drawn with xorshift64 (with replacement)
  *   hotcold  90% of touches on the first 10% of the pages, 10% on the rest, both random
  *   write    pages rewritten in address order with the next generation (2, then 3, ...)
+ *   stride   every --stride'th page in address order (negative: from the end down), then
+ *            around again one page further on, until every page had its turn, and so on
  *
  * A read touch checks the whole page against its pattern, so every page read is verified
  * as it is touched; a write touch writes the whole page. Only the phase is timed
@@ -40,9 +42,10 @@ enum pattern {
 	P_RANDOM,
 	P_HOTCOLD,
 	P_WRITE,
+	P_STRIDE,
 };
 
-static const char *const pattern_names[] = { "seq", "random", "hotcold", "write" };
+static const char *const pattern_names[] = { "seq", "random", "hotcold", "write", "stride" };
 
 static struct {
 	uint64_t size_mib;
@@ -50,13 +53,14 @@ static struct {
 	bool touches_set;
 	uint64_t seed;
 	enum pattern pattern;
+	int64_t stride;
 	const char *mark;
 	bool handshake;
 
 	char *mem;
 	size_t npages;
 	size_t nbad;
-} A = { .size_mib = 256, .seed = 1 };
+} A = { .size_mib = 256, .seed = 1, .stride = 8 };
 
 #define die(...) wl_exit(1, PROG, "ERROR: ", __VA_ARGS__)
 
@@ -161,6 +165,20 @@ static void run_hotcold(void)
 	}
 }
 
+static void run_stride(void)
+{
+	size_t step = (size_t)(A.stride < 0 ? -A.stride : A.stride), col = 0, i = 0;
+
+	for (uint64_t t = 0; t < A.touches; t++) {
+		read_touch(A.stride < 0 ? A.npages - 1 - i : i);
+		i += step;
+		if (i >= A.npages) {
+			col = (col + 1) % step;
+			i = col;
+		}
+	}
+}
+
 static void run_write(void)
 {
 	size_t i = 0;
@@ -198,7 +216,9 @@ static void usage(FILE *f)
 		"Fill private anonymous memory with a seeded pattern, time one access phase,\n"
 		"verify everything.\n\n"
 		"  --size MIB         memory to map and fill (default 256)\n"
-		"  --pattern P        seq | random | hotcold | write (default seq)\n"
+		"  --pattern P        seq | random | hotcold | write | stride (default seq)\n"
+		"  --stride N         pages between touches of the stride pattern, negative:\n"
+		"                     downwards (default 8)\n"
 		"  --touches N        page touches in the timed phase (default: one per page)\n"
 		"  --seed N           pattern and access-order seed (default 1)\n"
 		"  --mark FILE        write \"ready\" to FILE after the fill, \"done\" after the phase\n"
@@ -224,6 +244,7 @@ static void parse_args(int argc, char **argv)
 		O_SIZE = 256,
 		O_PATTERN,
 		O_TOUCHES,
+		O_STRIDE,
 		O_SEED,
 		O_MARK,
 		O_HANDSHAKE,
@@ -233,6 +254,7 @@ static void parse_args(int argc, char **argv)
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "pattern", required_argument, NULL, O_PATTERN },
 		{ "touches", required_argument, NULL, O_TOUCHES },
+		{ "stride", required_argument, NULL, O_STRIDE },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "mark", required_argument, NULL, O_MARK },
 		{ "handshake", no_argument, NULL, O_HANDSHAKE },
@@ -249,7 +271,8 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_PATTERN:
 			if (parse_pattern(optarg, &A.pattern))
-				bad_arg("invalid --pattern '%s' (seq, random, hotcold or write)",
+				bad_arg("invalid --pattern '%s' (seq, random, hotcold, write or "
+					"stride)",
 					optarg);
 			break;
 		case O_TOUCHES:
@@ -257,6 +280,17 @@ static void parse_args(int argc, char **argv)
 				bad_arg("invalid --touches '%s'", optarg);
 			A.touches_set = true;
 			break;
+		case O_STRIDE: {
+			char *end;
+
+			errno = 0;
+			A.stride = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || A.stride == 0 || A.stride > 1 << 20 ||
+			    A.stride < -(1 << 20))
+				bad_arg("invalid --stride '%s' (pages, -1048576..1048576, not 0)",
+					optarg);
+			break;
+		}
 		case O_SEED:
 			if (wl_parse_u64(optarg, 0, UINT64_MAX, &A.seed))
 				bad_arg("invalid --seed '%s'", optarg);
@@ -317,6 +351,9 @@ int main(int argc, char **argv)
 		break;
 	case P_WRITE:
 		run_write();
+		break;
+	case P_STRIDE:
+		run_stride();
 		break;
 	}
 	phase_s = wl_now() - t0;

@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# stride: a scan that touches every 8th page, and one that goes down the pages from the end,
+# are detected as stride streams and read ahead: 64 MiB held at 16 MiB is read once in each
+# order, every page checked against its pattern. The thread must fault on fewer than half of
+# the evicted pages it touches (without read-ahead it faults on every one), and lose nothing.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ -z ${STRIDE:-} ]]; then
+	for stride in 8 -1; do
+		STRIDE=$stride bash "$0" || exit
+	done
+	exit 0
+fi
+
+TARGET=16M
+TARGET_SLACK=$((16 * MI * 115 / 100))
+PAGES=16384 # 64 MiB
+lib_init
+shim_run "$USWAP_WORKLOADS/access" --size 64 --pattern stride --stride "$STRIDE" \
+	--mark "$T/mark" --handshake
+wait_for "$T/mark" "$TIMEOUT" || fail "access wrote no mark within ${TIMEOUT}s"
+pid=$(pgrep -P "$SHIM_PID" -x access) || fail "no access process under the shim"
+track "$pid"
+wait_at_target "$pid"
+f0=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
+# every page the scan will read that is not resident now is one the pager must refill
+resident=$(($(rss_anon "$pid") / 4096))
+kill -USR1 "$pid"
+poll_until "$RUN_TIMEOUT" grep -qx done "$T/mark" || fail "the scan did not end within ${RUN_TIMEOUT}s"
+sleep 0.3 # the status file is written every 100 ms
+f1=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
+kill -USR1 "$pid"
+expect_shim_exit 0
+grep -q "^access: .*verified=ok" "$T/shim.out" ||
+	fail "access did not verify its pages: $(grep -m1 -E '^access|MISMATCH|ERROR' "$T/shim.out")"
+faults=$((f1 - f0)) evicted=$((PAGES - resident))
+note "stride $STRIDE: $faults faults for $evicted evicted pages read"
+((evicted > PAGES / 2)) || fail "only $evicted of $PAGES pages were evicted before the scan"
+((faults * 2 < evicted)) ||
+	fail "stride $STRIDE: $faults faults for $evicted evicted pages: no read-ahead"
+echo "PASS: stride $STRIDE: $faults faults for $evicted evicted pages, data verified"
