@@ -402,7 +402,8 @@ static struct fill_stream *stream_of(struct space *sp, uint64_t page, enum strea
 	return lru;
 }
 
-/* The faulting page of a stride stream alone, then the next win strides not read yet. */
+/* The faulting page of a stride stream alone, then the next win strides not read yet (with
+ * io_uring only: the caller sees to that). */
 static int stride_fault(struct pager *p, struct space *sp, struct fill_stream *st, uint64_t page,
 			bool again, bool tight, uint64_t flags, uint64_t t0)
 {
@@ -419,7 +420,8 @@ static int stride_fault(struct pager *p, struct space *sp, struct fill_stream *s
 	}
 	if ((int64_t)(st->next - page) / st->stride > 0)
 		a = st->next;
-	for (unsigned k = 0; k < win && !tight && have_ring; k++, a += (uint64_t)st->stride)
+	/* The same fault again (deferred, retried) made no progress: read no further ahead. */
+	for (unsigned k = 0; k < win && !again && !tight; k++, a += (uint64_t)st->stride)
 		if (start(p, sp, a, 1, keep, false, 0, 0, &end) == -EBUSY)
 			break;
 	st->lo = page;
