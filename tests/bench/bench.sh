@@ -455,7 +455,7 @@ redis_one() {
 	end_run "$cfg"
 
 	# "GET","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95..","p99..","max.."
-	IFS=, read -ra f < <(sed -n 's/"//g; s/^GET,//p' "$log.bench" 2>/dev/null)
+	IFS=, read -ra f < <(sed -n 's/"//g; s/^GET,//p' "$log.bench" 2>/dev/null) || true
 	if [[ -n ${f[0]:-} ]]; then
 		A[seconds]=$(awk -v n="$requests" -v r="${f[0]}" 'BEGIN { printf "%.3f", n / r }')
 		A[ns_per_touch]=$(awk -v r="${f[0]}" 'BEGIN { printf "%.1f", 1e9 / r }')
