@@ -58,6 +58,10 @@ poll_until "$TIMEOUT" usage_ok ||
 	fail "cgroup usage $(mib "$(<"$cg/memory.usage_in_bytes")") not <= $(mib "$TARGET_SLACK")"
 note "podman container ${cid:0:12}: cgroup usage $(mib "$(<"$cg/memory.usage_in_bytes")")," \
 	"pager $shim"
+# podman's default seccomp profile lets the pager map its runner (one ptrace stop per round
+# of MOVEs, not one per MOVE)
+grep -q "pid $wl: armed (.*runner 0x[1-9a-f]" "$run/$cid.log" ||
+	fail "no runner in $cid: $(grep -m1 "armed" "$run/$cid.log")"
 kill -USR1 "$wl"
 wait_for "$T/out/result" "$RUN_TIMEOUT" || fail "memload in $cid wrote no result"
 [[ $(<"$T/out/result") == 0 ]] || fail "memload in $cid exited $(<"$T/out/result")"
