@@ -91,7 +91,7 @@ fi
 # none and uswap-idle page nothing: their phases touch this many times more, or a phase of a
 # few milliseconds would measure noise instead of the idle pager's cost
 declare -A UNPAGED=([access]=20 [redis]=4)
-IDLE_ROUNDS=3 # runs of none and uswap-idle; the fastest is reported
+IDLE_ROUNDS=5 # runs of none and uswap-idle; the fastest is reported
 EVICT_REPS=3  # eviction measurements per config; the median is reported
 
 # ---- state torn down by cleanup, whatever happens ----
