@@ -275,6 +275,22 @@ int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout
 	return r;
 }
 
+/* Let the held thread run (PTRACE_SINGLESTEP or PTRACE_CONT) until its next stop, then read
+ * its registers. No timeout: it is executing our code (a long syscall, a big MOVE, may take
+ * a while) and comes back. */
+static int step(struct inject *in, enum __ptrace_request req, struct user_regs_struct *regs,
+		int *ret_status)
+{
+	int r;
+
+	if (ptrace(req, in->tid, 0, 0) < 0)
+		return -errno;
+	r = wait_stop(in->tid, 60000, ret_status);
+	if (r < 0)
+		return r;
+	return ptrace(PTRACE_GETREGS, in->tid, 0, regs) < 0 ? -errno : 0;
+}
+
 int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1, unsigned long a2,
 		   unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
 {
@@ -296,15 +312,9 @@ int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a
 	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
 		return -errno;
 	for (;;) {
-		if (ptrace(PTRACE_SINGLESTEP, in->tid, 0, 0) < 0)
-			return -errno;
-		/* A long syscall (a big MOVE) may take a while; no timeout here: the thread is
-		 * executing our syscall and will come back. */
-		r = wait_stop(in->tid, 60000, &st);
+		r = step(in, PTRACE_SINGLESTEP, &regs, &st);
 		if (r < 0)
 			return r;
-		if (ptrace(PTRACE_GETREGS, in->tid, 0, &regs) < 0)
-			return -errno;
 		/* The instruction ran once rip moved past it; anything else (a group stop) means
 		 * it has not run yet: step again. */
 		if (regs.rip == in->syscall_ip + 2)
@@ -381,13 +391,9 @@ int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, u
 	for (;;) {
 		int sig;
 
-		if (ptrace(PTRACE_CONT, in->tid, 0, 0) < 0)
-			return -errno;
-		r = wait_stop(in->tid, 60000, &st);
+		r = step(in, PTRACE_CONT, &regs, &st);
 		if (r < 0)
 			return r;
-		if (ptrace(PTRACE_GETREGS, in->tid, 0, &regs) < 0)
-			return -errno;
 		*ret_done = n - USWAP_MIN(regs.r12, n);
 		if ((st >> 16) == PTRACE_EVENT_STOP)
 			continue; /* a group stop: go on, as inject_syscall does */

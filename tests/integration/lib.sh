@@ -422,6 +422,37 @@ expect_shim_exit() {
 	no_mismatch
 }
 
+# ---- a program that maps over the pager's own memory (stash_clobber, runner_clobber) ----
+
+# clobber_start: start tests/workloads/remap --hole --clobber $T/clobber (64 MiB), attach the
+# pager to it (WL) and wait until it is held at the target.
+clobber_start() {
+	"$USWAP_WORKLOADS/remap" --hole --size 64 --ready "$T/ready" --clobber "$T/clobber" \
+		>"$T/workload.out" 2>&1 &
+	WL=$!
+	track "$WL"
+	wait_ready "$T/ready"
+	shim_attach "$WL"
+	wait_at_target "$WL"
+}
+
+# armed_addr NAME: the address of the pager's NAME (stash, runner) in WL, from its log.
+armed_addr() {
+	sed -n "s/.*pid $WL: armed (.*$1 \([0-9a-fx]*\)[,)].*/\1/p" "$T/shim.log" | head -n 1
+}
+
+# clobber_run ADDR [LEN]: WL maps LEN bytes (default 16 MiB) over ADDR, then maps its hole back
+# and fills it; it must exit 0 with every page verified.
+clobber_run() {
+	echo "$*" >"$T/clobber"
+	note "remap pid $WL held at $(mib "$(rss_anon "$WL")"); SIGUSR1: map over $1"
+	kill -USR1 "$WL"
+	wait_exit "$WL" "$TIMEOUT" ||
+		fail "remap did not finish within ${TIMEOUT}s: $(tail -n 3 "$T/shim.log")"
+	no_mismatch
+	((EXIT_RC == 0)) || fail "remap exited $EXIT_RC: $(cat "$T/workload.out")"
+}
+
 no_mismatch() {
 	local f
 	for f in "$T/shim.out" "$T/workload.out"; do

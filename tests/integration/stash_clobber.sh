@@ -11,21 +11,10 @@
 
 TARGET=16M
 lib_init
-"$USWAP_WORKLOADS/remap" --hole --size 64 --ready "$T/ready" --clobber "$T/stash" \
-	>"$T/workload.out" 2>&1 &
-wl=$!
-track "$wl"
-wait_ready "$T/ready"
-shim_attach "$wl"
-wait_at_target "$wl"
-stash=$(sed -n "s/.*pid $wl: armed (.*stash \(0x[0-9a-f]*\).*/\1/p" "$T/shim.log" | head -n 1)
+clobber_start
+stash=$(armed_addr stash)
 [[ -n $stash ]] || fail "no stash address in the pager's log"
-echo "$stash" >"$T/stash"
-note "remap pid $wl held at $(mib "$(rss_anon "$wl")"); SIGUSR1: map over the stash at $stash"
-kill -USR1 "$wl"
-wait_exit "$wl" "$TIMEOUT" || fail "remap did not finish within ${TIMEOUT}s: $(tail -n 3 "$T/shim.log")"
-no_mismatch
-((EXIT_RC == 0)) || fail "remap exited $EXIT_RC: $(cat "$T/workload.out")"
+clobber_run "$stash"
 grep -q "unmapped the pager's stash" "$T/shim.log" || fail "the pager did not notice its stash go"
 kill -TERM "$SHIM_PID"
 expect_shim_exit 0

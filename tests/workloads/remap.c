@@ -15,8 +15,9 @@
  * with MAP_FIXED, fills it, and verifies both. A pager that put its own mappings into the
  * hole loses them there. With --clobber FILE it first maps memory with MAP_FIXED at the
  * address FILE names (hex), before the hole, filled with 0x5a: 16 MiB, or as many bytes as a
- * second number in FILE says. The tests pass the pager's stash or runner, as a program that
- * maps over memory not its own would.
+ * second number in FILE says; with a third word "copy", filled with what was there before
+ * (readable memory only). The tests pass the pager's stash or runner, as a program that maps
+ * over memory not its own would.
  *
  * Exit 0 all verified, 1 a mismatch ("MISMATCH" on stderr) or an error, 2 bad arguments.
  */
@@ -81,20 +82,33 @@ static void clobber(const char *file)
 {
 	unsigned long long addr = 0, n = 16ull << 20;
 	FILE *f = fopen(file, "re");
+	char how[16] = "";
+	void *old = NULL;
 	size_t len;
 	char *m;
 
 	if (!f || fscanf(f, "%llx", &addr) != 1)
 		wl_die(PROG, "no address in %s", file);
-	if (fscanf(f, "%llu", &n) == 1 && (n == 0 || n > 1ull << 30))
+	if (fscanf(f, "%llu %15s", &n, how) >= 1 && (n == 0 || n > 1ull << 30))
 		wl_die(PROG, "bad length %llu in %s", n, file);
 	fclose(f);
 	len = (size_t)n;
+	/* "copy": the same bytes as what was there, in memory that is not executable */
+	if (!strcmp(how, "copy")) {
+		old = malloc(len);
+		if (!old)
+			wl_die(PROG, "out of memory");
+		memcpy(old, (void *)(uintptr_t)addr, len);
+	}
 	m = mmap((void *)(uintptr_t)addr, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	if (m == MAP_FAILED)
 		wl_die(PROG, "mmap MAP_FIXED at %#llx: %s", addr, strerror(errno));
-	memset(m, 0x5a, len);
+	if (old)
+		memcpy(m, old, len);
+	else
+		memset(m, 0x5a, len);
+	free(old);
 }
 
 static int hole(size_t npages, const char *ready, const char *clobber_file)
