@@ -91,7 +91,7 @@ fi
 # none and uswap-idle page nothing: their phases touch this many times more, or a phase of a
 # few milliseconds would measure noise instead of the idle pager's cost
 declare -A UNPAGED=([access]=20 [redis]=4)
-IDLE_ROUNDS=5 # runs of none and uswap-idle; the fastest is reported
+IDLE_ROUNDS=5 # runs of none and uswap-idle; the median is reported
 EVICT_REPS=3  # eviction measurements per config; the median is reported
 
 # ---- state torn down by cleanup, whatever happens ----
@@ -587,7 +587,7 @@ fi
 
 # the idle pager's cost is a few percent at most, less than one run varies on a shared
 # machine: none and uswap-idle run IDLE_ROUNDS times, alternating, and the report keeps the
-# fastest run of each
+# median run of each
 for ((round = 0; round < IDLE_ROUNDS; round++)); do
 	run_config none
 	run_config uswap-idle
@@ -637,12 +637,12 @@ awk -F'\t' -v OFS='\t' -v hdr="${header[*]}" '
 				rn = ratio(ns[key[i], cfg[i]], ns[key[i], "none"])
 			print row[i], rs, rz, rn
 		}
-	}' <(best_runs 2 7 1 20 <"$rows") >"$out/results.tsv"
+	}' <(median_runs 2 7 1 20 <"$rows") >"$out/results.tsv"
 {
 	printf '%s\n' "config	keys	requests	clients	rps	avg_ms	p50_ms	p99_ms	max_ms" \
 		"	digest_fill	digest_end	verified" | tr -d '\n'
 	echo
-	best_runs 1 5 -1 12 <"$redis_rows"
+	median_runs 1 5 -1 12 <"$redis_rows"
 } >"$out/redis.tsv"
 {
 	echo "config	rep	size_mib	target_mib	before_mib	after_mib	seconds	cpu_s	mib_per_s	mib_per_cpu_s	pages_written	verified"
@@ -671,7 +671,7 @@ fi
 if grep -q $'\toom-killed\t' "$out/results.tsv"; then
 	summary+=("oom-killed: the kernel OOM-killed the workload in its cgroup (memcg reclaim gave up while swapping)")
 fi
-summary+=("none and uswap-idle: the fastest of $IDLE_ROUNDS alternating runs (every run: runs.tsv, redis.runs.tsv)")
+summary+=("none and uswap-idle: the median of $IDLE_ROUNDS alternating runs (every run: runs.tsv, redis.runs.tsv)")
 summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB); redis: per GET of a random 4000-byte value ($REDIS_CLIENTS clients); none and uswap-idle make ${UNPAGED[access]}x the touches (redis: ${UNPAGED[redis]}x the requests) so that their phases last long enough to compare")
 summary+=("max res: kernel = the cgroup's max_usage_in_bytes; none/uswap = RssAnon sampled every 100 ms (results.tsv: VmHWM too); phase = timed phase, run = with the fill")
 summary+=("ratios: ns/touch over that of no limit (vs none) and uswap's over the kernel's (>1: slower); pages in/out during the phase: kernel pswpin/pswpout, uswap faults/evictions")

@@ -267,33 +267,40 @@ elapsed() { awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.3f", b 
 # ---- report ----
 
 # A TSV on stdin (no header) with one row per key, the first $1 columns: of runs repeated,
-# the one with the lowest column $2 times $3 (1: the lowest, -1: the highest), unless one
-# failed (column $4 not ok): then that one, so that no failure hides behind a good run.
-best_runs() {
+# the median by column $2 (of an even number, the better of the middle two: the lower value
+# times $3, 1 for times, -1 for rates), unless one failed (column $4 not ok): then that one,
+# so that no failure hides behind good runs. One lucky or unlucky run on a shared machine
+# moves the median less than the fastest run.
+median_runs() {
 	awk -F'\t' -v k="$1" -v c="$2" -v sign="$3" -v v="$4" '
 	{
 		key = $1
 		for (i = 2; i <= k; i++)
 			key = key SUBSEP $i
-		bad = $v != "ok"
-		x = sign * $c
-		if (!(key in row)) {
+		if (!(key in cnt))
 			order[++n] = key
-			take = 1
-		} else if (failed[key]) {
-			take = 0
-		} else {
-			take = bad || x < best[key]
-		}
-		if (take) {
-			row[key] = $0
-			best[key] = x
-			failed[key] = bad
-		}
+		j = ++cnt[key]
+		row[key, j] = $0
+		x[key, j] = sign * $c
+		if ($v != "ok" && !(key in failed))
+			failed[key] = $0
 	}
 	END {
-		for (i = 1; i <= n; i++)
-			print row[order[i]]
+		for (i = 1; i <= n; i++) {
+			key = order[i]
+			if (key in failed) {
+				print failed[key]
+				continue
+			}
+			m = cnt[key]
+			for (a = 1; a <= m; a++)
+				idx[a] = a
+			for (a = 2; a <= m; a++)
+				for (b = a; b > 1 && x[key, idx[b]] < x[key, idx[b - 1]]; b--) {
+					t = idx[b]; idx[b] = idx[b - 1]; idx[b - 1] = t
+				}
+			print row[key, idx[int((m + 1) / 2)]]
+		}
 	}'
 }
 
