@@ -587,10 +587,16 @@ fi
 
 # the idle pager's cost is a few percent at most, less than one run varies on a shared
 # machine: none and uswap-idle run IDLE_ROUNDS times, alternating, and the report keeps the
-# median run of each
+# median run of each; which of the two goes first alternates too, so that neither always
+# runs in the wake of the other
 for ((round = 0; round < IDLE_ROUNDS; round++)); do
-	run_config none
-	run_config uswap-idle
+	if ((round % 2)); then
+		run_config uswap-idle
+		run_config none
+	else
+		run_config none
+		run_config uswap-idle
+	fi
 done
 
 if [[ -z ${SKIP[swapfile]:-} ]]; then
