@@ -63,6 +63,10 @@ static void usage(FILE *f)
 	      "      --json          status: print the JSON object as is\n"
 	      "  -h, --help          show this help\n"
 	      "\n"
+	      "Environment: USWAP_DISABLE=LIST turns optional features off, to test the paths\n"
+	      "a kernel or policy without them takes: uring (asynchronous store reads), wp\n"
+	      "(clean-page tracking), runner (a round of MOVEs in one ptrace round trip).\n"
+	      "\n"
 	      "Exit status: run: COMMAND's status (128+N if killed by signal N); attach: 0 after a\n"
 	      "clean detach; 1 on errors; 2 on bad arguments.\n",
 	      f);

@@ -48,7 +48,7 @@ check_bad 2 'frobnicate|command|usage' frobnicate
 timeout 10 "$USWAP_SHIM" --help >"$T/out" 2>&1
 rc=$?
 ((rc == 0)) || fail "uswap-shim --help exited $rc"
-for word in run attach status --target --store --status --log --pid --json; do
+for word in run attach status --target --store --status --log --pid --json USWAP_DISABLE; do
 	grep -qe "$word" "$T/out" || fail "uswap-shim --help does not mention $word: $(<"$T/out")"
 done
 grep -qE -- '(^|[^-[:alnum:]])-v([^[:alnum:]-]|$)|--verbose' "$T/out" ||
