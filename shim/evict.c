@@ -517,8 +517,9 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 	*ret_err = 0;
 	if (!sp->runner || !inject_runner_intact(sp->pid, sp->runner)) {
 		if (sp->runner)
-			log_debug("pid %d: the runner at %#lx was replaced: one injection per MOVE",
-				  sp->pid, (unsigned long)sp->runner);
+			log_warn("pid %d: the runner at %#lx was replaced: one injection per MOVE "
+				 "from now on",
+				 sp->pid, (unsigned long)sp->runner);
 		sp->runner = 0;
 		for (; *ret_done < n; ++*ret_done) {
 			const struct seg *g = &segs[*ret_done];
@@ -554,8 +555,8 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 		*ret_moved = stash_filled(sp, segs[done].j, segs[done].n);
 		if (r != -EFAULT)
 			return r;
-		log_debug("pid %d: the runner at %#lx faulted: one injection per MOVE", sp->pid,
-			  (unsigned long)sp->runner);
+		log_warn("pid %d: the runner at %#lx faulted: one injection per MOVE from now on",
+			 sp->pid, (unsigned long)sp->runner);
 		sp->runner = 0;
 		return 0;
 	}
