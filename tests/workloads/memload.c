@@ -20,9 +20,17 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "pattern.h"
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#endif
+#ifndef PR_MDWE_REFUSE_EXEC_GAIN
+#define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -50,6 +58,7 @@ static struct {
 	bool wait;
 	uint64_t hold;
 	uint64_t touch;
+	bool deny_exec;
 	char *ops[MAX_OPS];
 	int nops;
 
@@ -751,6 +760,9 @@ static void usage(FILE *f)
 		"                     write rewrite rewrite-odd\n"
 		"                     exec threads:N\n"
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
+		"  --deny-exec        first refuse to make any memory executable (PR_SET_MDWE,\n"
+		"                     as systemd's MemoryDenyWriteExecute= does); exit 77 where\n"
+		"                     the kernel has no PR_SET_MDWE\n"
 		"  --result FILE      write the exit status to FILE before exiting\n"
 		"  --help             show this help\n\n"
 		"Exit status: 0 verified, 1 mismatch or error, 2 bad arguments.\n");
@@ -792,6 +804,7 @@ static void parse_args(int argc, char **argv)
 		O_OPS,
 		O_TOUCH,
 		O_RESULT,
+		O_DENY_EXEC,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -803,6 +816,7 @@ static void parse_args(int argc, char **argv)
 		{ "ops", required_argument, NULL, O_OPS },
 		{ "touch-loop", required_argument, NULL, O_TOUCH },
 		{ "result", required_argument, NULL, O_RESULT },
+		{ "deny-exec", no_argument, NULL, O_DENY_EXEC },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -843,6 +857,9 @@ static void parse_args(int argc, char **argv)
 		case O_RESULT:
 			wl_result = optarg;
 			break;
+		case O_DENY_EXEC:
+			M.deny_exec = true;
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -861,6 +878,10 @@ int main(int argc, char **argv)
 	sigset_t set;
 
 	parse_args(argc, argv);
+	if (M.deny_exec && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0) {
+		fprintf(stderr, PROG ": PR_SET_MDWE: %s\n", strerror(errno));
+		exit(errno == EINVAL ? 77 : 1);
+	}
 	/* blocked before the ready file exists: an early SIGUSR1 stays pending, never kills us */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
