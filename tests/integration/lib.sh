@@ -445,7 +445,7 @@ armed_addr() {
 # and fills it; it must exit 0 with every page verified.
 clobber_run() {
 	echo "$*" >"$T/clobber"
-	note "remap pid $WL held at $(mib "$(rss_anon "$WL")"); SIGUSR1: map over $1"
+	note "remap pid $WL held at $(mib "$(rss_anon "$WL")"); SIGUSR1: clobber $*"
 	kill -USR1 "$WL"
 	wait_exit "$WL" "$TIMEOUT" ||
 		fail "remap did not finish within ${TIMEOUT}s: $(tail -n 3 "$T/shim.log")"

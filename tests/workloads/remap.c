@@ -16,8 +16,9 @@
  * hole loses them there. With --clobber FILE it first maps memory with MAP_FIXED at the
  * address FILE names (hex), before the hole, filled with 0x5a: 16 MiB, or as many bytes as a
  * second number in FILE says; with a third word "copy", filled with what was there before
- * (readable memory only). The tests pass the pager's stash or runner, as a program that maps
- * over memory not its own would.
+ * (readable memory only); with "dontneed", nothing is mapped, that memory is discarded with
+ * MADV_DONTNEED. The tests pass the pager's stash, scratch or runner, as a program that maps
+ * over or discards memory not its own would.
  *
  * Exit 0 all verified, 1 a mismatch ("MISMATCH" on stderr) or an error, 2 bad arguments.
  */
@@ -93,6 +94,12 @@ static void clobber(const char *file)
 		wl_die(PROG, "bad length %llu in %s", n, file);
 	fclose(f);
 	len = (size_t)n;
+	/* "dontneed": no new mapping, only MADV_DONTNEED on what is there */
+	if (!strcmp(how, "dontneed")) {
+		if (madvise((void *)(uintptr_t)addr, len, MADV_DONTNEED) < 0)
+			wl_die(PROG, "MADV_DONTNEED at %#llx: %s", addr, strerror(errno));
+		return;
+	}
 	/* "copy": the same bytes as what was there, in memory that is not executable */
 	if (!strcmp(how, "copy")) {
 		old = malloc(len);
