@@ -203,6 +203,23 @@ static bool scan_vma(struct pager *p, struct space *sp, int pmfd, struct batch *
 	return s >= e || scan_range(p, sp, pmfd, b, s, e, now);
 }
 
+/* Register [s,e) of an evictable VMA, but never the scratch's argument area: the pager writes
+ * there while a MOVE has the fault thread leave the uffd unread, so a page of it the program
+ * discarded (MADV_DONTNEED) must come back as a plain zero page; registered, it faulted to
+ * the pager itself, which hung with the program. (Where the kernel merged that area with an
+ * adjacent VMA of the program, registering the rest splits it off again.) Lock held. */
+static int register_vma(struct pager *p, struct space *sp, uint64_t s, uint64_t e)
+{
+	uint64_t a0 = sp->scratch, a1 = sp->scratch + SCRATCH_ARGS;
+	int r = 0;
+
+	if (s < a0)
+		r = space_register(sp, s, USWAP_MIN(e, a0), p->have_wp);
+	if (r == 0 && e > a1)
+		r = space_register(sp, USWAP_MAX(s, a1), e, p->have_wp);
+	return r;
+}
+
 /* Pick candidate pages starting at the clock hand; register their VMAs. */
 static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 {
@@ -255,7 +272,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 			break;
 		}
 		registered = space_registered(sp, v[i].start, v[i].end);
-		r = registered ? 0 : space_register(sp, v[i].start, v[i].end, p->have_wp);
+		r = registered ? 0 : register_vma(p, sp, v[i].start, v[i].end);
 		pthread_mutex_unlock(&p->lock);
 		if (r < 0) {
 			log_debug_errno(r, "pid %d: cannot register %#lx-%#lx: %m", sp->pid,

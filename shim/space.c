@@ -508,8 +508,8 @@ int space_arm(struct pager *p, pid_t pid, struct inject *given, struct space **r
 	if (write(p->wake_fd, &one, sizeof(one)) < 0) {
 		/* The fault thread also rescans on its poll timeout. */
 	}
-	log_info("pid %d: armed (uffd %d in target, stash %#lx, %s, runner %#lx)", pid,
-		 sp->target_fd, (unsigned long)sp->stash,
+	log_info("pid %d: armed (uffd %d in target, stash %#lx, scratch %#lx, %s, runner %#lx)",
+		 pid, sp->target_fd, (unsigned long)sp->stash, (unsigned long)sp->scratch,
 		 sp->pm_self ? "process_madvise" : "madvise", (unsigned long)sp->runner);
 	*ret = sp;
 	return 0;
