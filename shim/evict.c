@@ -507,8 +507,9 @@ static uint64_t stash_filled(const struct space *sp, uint64_t j, uint64_t n)
 	for (; k < n; k++) {
 		uint64_t a = sp->stash + (j + k) * PAGE_SIZE_4K;
 
+		/* present, or swapped out by the kernel since: moved either way */
 		if (pread(fd, &pm, sizeof(pm), (off_t)(a / PAGE_SIZE_4K * 8)) != sizeof(pm) ||
-		    !(pm & PM_PRESENT))
+		    !(pm & (PM_PRESENT | PM_SWAP)))
 			break;
 	}
 	close(fd);
