@@ -293,6 +293,22 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 /* One injected UFFDIO_MOVE of npages from src to dst. The return value says whether the
  * injection worked; *ret_err is the MOVE's own result (0 or -errno), *ret_moved the pages
  * it moved (MOVE stops at the first page it cannot take). */
+/* A MOVE of npages whose struct uffdio_move is at addr in the target returned res (not 0): how
+ * many pages it moved before it stopped (*ret_moved) and why (*ret_err). 0 or -errno. */
+static int move_failed(struct space *sp, uint64_t addr, uint64_t npages, long res,
+		       uint64_t *ret_moved, int *ret_err)
+{
+	struct uffdio_move mv;
+	int r = target_read(sp->pid, addr, &mv, sizeof(mv));
+
+	if (r < 0)
+		return r;
+	if (mv.move > 0)
+		*ret_moved = USWAP_MIN((uint64_t)mv.move / PAGE_SIZE_4K, npages);
+	*ret_err = res < 0 && res > -4096 ? (int)res : -EIO;
+	return 0;
+}
+
 static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t dst,
 		    uint64_t npages, uint64_t *ret_moved, int *ret_err)
 {
@@ -312,13 +328,7 @@ static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t 
 		*ret_moved = npages;
 		return 0;
 	}
-	r = target_read(sp->pid, sp->scratch, &mv, sizeof(mv));
-	if (r < 0)
-		return r;
-	if (mv.move > 0)
-		*ret_moved = USWAP_MIN((uint64_t)mv.move / PAGE_SIZE_4K, npages);
-	*ret_err = res < 0 && res > -4096 ? (int)res : -EIO;
-	return 0;
+	return move_failed(sp, sp->scratch, npages, res, ret_moved, ret_err);
 }
 
 /* Forget page j of the batch: it was not moved. Its entry goes if it is still the one we
@@ -578,15 +588,8 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 		sp->runner = 0;
 		return 0;
 	}
-	struct uffdio_move mv;
-
-	r = target_read(sp->pid, sp->scratch + done * RUNNER_ENTRY + RUNNER_ARG, &mv, sizeof(mv));
-	if (r < 0)
-		return r;
-	if (mv.move > 0)
-		*ret_moved = USWAP_MIN((uint64_t)mv.move / PAGE_SIZE_4K, segs[done].n);
-	*ret_err = res < 0 && res > -4096 ? (int)res : -EIO;
-	return 0;
+	return move_failed(sp, sp->scratch + done * RUNNER_ENTRY + RUNNER_ARG, segs[done].n, res,
+			   ret_moved, ret_err);
 }
 
 static void set_moved(struct batch *b, uint64_t j, uint64_t n)

@@ -402,6 +402,25 @@ static struct fill_stream *stream_of(struct space *sp, uint64_t page, enum strea
 	return lru;
 }
 
+/* Start the read of a faulting page and up to win - 1 pages after it. 0 under way (or done),
+ * 1 deferred (its read is in flight, or too many are), -ENODEV sp was destroyed while the
+ * lock was dropped (without io_uring), or -errno. */
+static int start_fault(struct pager *p, struct space *sp, uint64_t page, unsigned win, bool keep,
+		       uint64_t flags, uint64_t t0, uint64_t *ret_end)
+{
+	uint64_t serial = sp->serial;
+	int r = start(p, sp, page, win, keep, true, flags, t0, ret_end);
+
+	if (!have_ring && !(space_listed(p, sp) && sp->serial == serial))
+		return -ENODEV;
+	if (r == -EALREADY || r == -EBUSY) {
+		/* The copy that ends its read wakes the thread; or retried later. */
+		fault_defer(sp, page, flags, t0);
+		return 1;
+	}
+	return r;
+}
+
 /* The faulting page of a stride stream alone, then the next win strides not read yet (with
  * io_uring only: the caller sees to that). */
 static int stride_fault(struct pager *p, struct space *sp, struct fill_stream *st, uint64_t page,
@@ -410,14 +429,10 @@ static int stride_fault(struct pager *p, struct space *sp, struct fill_stream *s
 	bool keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
 	unsigned win = again ? st->win : USWAP_MIN(st->win * 2, STRIDE_WIN);
 	uint64_t end, a = page + (uint64_t)st->stride;
-	int r = start(p, sp, page, 1, keep, true, flags, t0, &end);
+	int r = start_fault(p, sp, page, 1, keep, flags, t0, &end);
 
-	if (r == -EALREADY || r == -EBUSY) {
-		fault_defer(sp, page, flags, t0);
-		r = 1;
-	} else if (r < 0) {
+	if (r < 0)
 		return r;
-	}
 	if ((int64_t)(st->next - page) / st->stride > 0)
 		a = st->next;
 	/* The same fault again (deferred, retried) made no progress: read no further ahead. */
@@ -438,7 +453,7 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	bool again, keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
 	struct fill_stream *st = stream_of(sp, page, &kind, &again);
 	bool seq = kind == STREAM_SEQ && !again;
-	uint64_t serial = sp->serial, end = page + PAGE_SIZE_4K, ahead;
+	uint64_t end = page + PAGE_SIZE_4K, ahead;
 	unsigned win = seq ? USWAP_MIN(st->win * 2, FILL_MAX_PAGES) : 1;
 	/* Over the target by its slack: only the page asked for, until the manager has
 	 * evicted (reading ahead then would only be evicted again unread). */
@@ -454,16 +469,9 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	else if (again)
 		win = st->win; /* no progress: neither grow nor read further ahead */
 	st->used_ns = t0;
-	r = start(p, sp, page, win, keep, true, flags, t0, &end);
-	if (!have_ring && !(space_listed(p, sp) && sp->serial == serial))
-		return -ENODEV;
-	if (r == -EALREADY || r == -EBUSY) {
-		/* Its read is in flight (the copy will wake the thread), or too many are. */
-		fault_defer(sp, page, flags, t0);
-		r = 1;
-	} else if (r < 0) {
+	r = start_fault(p, sp, page, win, keep, flags, t0, &end);
+	if (r < 0)
 		return r;
-	}
 	/* A stream reads its next cluster ahead, so its thread finds it mapped. */
 	ahead = USWAP_MAX(end, st->next);
 	if (seq && !tight && have_ring && start(p, sp, ahead, win, keep, false, 0, 0, &ahead) == 0)
