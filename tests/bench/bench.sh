@@ -197,7 +197,7 @@ declare -A R
 # Starts the record of one run; $1 its config.
 new_run() {
 	R=([phase_max_kib]=0 [run_max_kib]=0 [in]="" [out]="" [p50]="" [p99]="" [state]=""
-		[settle_s]=0 [run_peak]=0 [stopped]="" [oom0]=0 [oom_killed]=0)
+		[settle_s]=0 [run_peak]=0 [stopped]="" [oom0]=0 [oom_killed]=0 [steal_pct]="")
 	rm -f "$work/mark" "$work"/status*.json
 	if kernel_cfg "$1"; then
 		R[oom0]=$(oom_kills)
@@ -240,11 +240,15 @@ before_phase() {
 	fi
 	vmstat_swap
 	R[in0]=${R[pswpin]} R[out0]=${R[pswpout]}
+	cpu_ticks c0
 }
 
 # After the timed phase: counters that cover the phase alone (the program waits meanwhile).
 after_phase() {
 	local cfg=$1 peak
+	cpu_ticks c1
+	R[steal_pct]=$(awk -v s=$((R[c1_steal] - R[c0_steal])) -v t=$((R[c1_total] - R[c0_total])) \
+		'BEGIN { if (t > 0) printf "%.1f", 100 * s / t }')
 	vmstat_swap
 	if kernel_cfg "$cfg"; then
 		peak=$(<"$cg/memory.max_usage_in_bytes")
@@ -295,7 +299,7 @@ add_row() {
 		"${A[ns_per_touch]:-}" "${A[mib_per_s]:-}" "${A[fill_seconds]:-}" "${R[settle_s]}" \
 		"$((R[phase_max_kib] / 1024))" "$((R[run_max_kib] / 1024))" "${A[vm_hwm_mib]:-}" \
 		"${R[in]}" "${R[out]}" "${R[p50]}" "${R[p99]}" "${R[stopped]}" "${R[state]}" >>"$rows"
-	printf '%s\n' "${A[verified]:-}" >>"$rows"
+	printf '%s\t%s\n' "${A[verified]:-}" "${R[steal_pct]}" >>"$rows"
 }
 
 # The verdict of a run into A[verified]: the kernel's OOM kill is its result, not a failure
@@ -623,7 +627,8 @@ run_config uswap
 
 header=(workload config size_mib target_mib touches seconds ns_per_touch mib_per_s fill_s
 	settle_s max_res_phase_mib max_res_run_mib vm_hwm_mib pages_in pages_out fault_p50_us
-	fault_p99_us stopped_ms_max state verified ratio_vs_swapfile ratio_vs_zram ratio_vs_none)
+	fault_p99_us stopped_ms_max state verified steal_pct ratio_vs_swapfile ratio_vs_zram
+	ratio_vs_none)
 
 # ratio = time per touch over the other config's, same workload, same run (>1: slower):
 # uswap over each kernel swap, and every config over no limit
@@ -681,7 +686,21 @@ summary+=("none and uswap-idle: the median of $IDLE_ROUNDS alternating runs (eve
 summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB); redis: per GET of a random 4000-byte value ($REDIS_CLIENTS clients); none and uswap-idle make ${UNPAGED[access]}x the touches (redis: ${UNPAGED[redis]}x the requests) so that their phases last long enough to compare")
 summary+=("max res: kernel = the cgroup's max_usage_in_bytes; none/uswap = RssAnon sampled every 100 ms (results.tsv: VmHWM too); phase = timed phase, run = with the fill")
 summary+=("ratios: ns/touch over that of no limit (vs none) and uswap's over the kernel's (>1: slower); pages in/out during the phase: kernel pswpin/pswpout, uswap faults/evictions")
-idle=$(awk -F'\t' '$2 == "uswap-idle" && $23 != "" { printf "%s%s %s", n++ ? ", " : "", $1, $23 }' "$out/results.tsv")
+steal=$(awk -F'\t' 'NR > 1 && $21 != "" {
+		if (!($2 in lo)) { order[++n] = $2; lo[$2] = hi[$2] = $21 }
+		if ($21 + 0 < lo[$2] + 0) lo[$2] = $21
+		if ($21 + 0 > hi[$2] + 0) hi[$2] = $21
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			c = order[i]
+			printf "%s%s %s%%", (i > 1 ? ", " : ""), c, (lo[c] == hi[c] ? lo[c] : lo[c] "-" hi[c])
+		}
+	}' "$out/results.tsv")
+if [[ -n $steal ]]; then
+	summary+=("CPU steal during the timed phases (vCPU time the hypervisor gave to others, from /proc/stat; above a few % the timings of that row are the host's more than ours): $steal")
+fi
+idle=$(awk -F'\t' '$2 == "uswap-idle" && $24 != "" { printf "%s%s %s", n++ ? ", " : "", $1, $24 }' "$out/results.tsv")
 if [[ -n $idle ]]; then
 	summary+=("idle overhead, uswap-idle (target $((size * 2)) MiB, nothing evicted) over none: $idle (goal <= 1.05)")
 fi

@@ -213,6 +213,14 @@ vmstat_swap() {
 	done </proc/vmstat
 }
 
+# All CPUs' time so far and the part of it the hypervisor gave to others (steal), in ticks
+# of /proc/stat, into R[$1_total] and R[$1_steal].
+cpu_ticks() {
+	local _cpu user nice sys idle iow irq sirq steal
+	read -r _cpu user nice sys idle iow irq sirq steal _ </proc/stat
+	R[$1_total]=$((user + nice + sys + idle + iow + irq + sirq + steal)) R[$1_steal]=$steal
+}
+
 # Field $2 (kB) of /proc/$1/status into RSS_KIB (default RssAnon); 1 if gone.
 RSS_KIB=0
 rss_anon() {
@@ -352,7 +360,7 @@ main_cells() {
 	}
 	NR == 1 {
 		n = split("workload|config|ns/touch|MiB/s|vs none|max res MiB phase/run|" \
-			"fault p50/p99 us|pages in/out|uswap/swapfile|uswap/zram|verified", h, "|")
+			"fault p50/p99 us|pages in/out|uswap/swapfile|uswap/zram|verified|steal %", h, "|")
 		out(h, n)
 		next
 	}
@@ -361,14 +369,15 @@ main_cells() {
 		c[2] = $2
 		c[3] = num($7, "%.0f")
 		c[4] = num($8, "%.1f")
-		c[5] = $2 == "none" ? "" : num($23, "%.2f")
+		c[5] = $2 == "none" ? "" : num($24, "%.2f")
 		c[6] = $11 "/" $12 " of " $4
 		c[7] = $16 == "" ? "-" : $16 "/" $17
 		c[8] = $14 == "" ? "-" : $14 "/" $15
-		c[9] = $2 == "uswap" ? num($21, "%.2f") : ""
-		c[10] = $2 == "uswap" ? num($22, "%.2f") : ""
+		c[9] = $2 == "uswap" ? num($22, "%.2f") : ""
+		c[10] = $2 == "uswap" ? num($23, "%.2f") : ""
 		c[11] = $20
-		out(c, 11)
+		c[12] = num($21, "%.1f")
+		out(c, 12)
 	}' "$out/results.tsv"
 }
 
