@@ -91,7 +91,7 @@ fi
 # none and uswap-idle page nothing: their phases touch this many times more, or a phase of a
 # few milliseconds would measure noise instead of the idle pager's cost
 declare -A UNPAGED=([access]=20 [redis]=4)
-IDLE_ROUNDS=5 # runs of none and uswap-idle; the median is reported
+IDLE_ROUNDS=7 # pairs of runs of none and uswap-idle; the medians are reported
 EVICT_REPS=3  # eviction measurements per config; the median is reported
 
 # ---- state torn down by cleanup, whatever happens ----
@@ -561,20 +561,25 @@ evict_one() {
 	fi
 }
 
+# One workload under one config (evict: not here).
+run_wl() {
+	if [[ $1 == redis ]]; then
+		[[ -z ${SKIP[redis]:-} ]] && redis_one "$2"
+		return 0
+	fi
+	run_one "$1" "$2"
+}
+
 run_config() {
 	local cfg=$1 wl
 	for wl in "${WORKLOADS[@]}"; do
-		if [[ $wl == redis ]]; then
-			if [[ -z ${SKIP[redis]:-} ]]; then
-				redis_one "$cfg"
-			fi
-		elif [[ $wl == evict ]]; then
+		if [[ $wl == evict ]]; then
 			# eviction: by the kernel's reclaim and by the pager, not by the others
 			if [[ $cfg != none && $cfg != uswap-idle ]]; then
 				evict_one "$cfg"
 			fi
 		else
-			run_one "$wl" "$cfg"
+			run_wl "$wl" "$cfg"
 		fi
 	done
 }
@@ -590,17 +595,21 @@ if wants redis && [[ -z ${SKIP[redis]:-} ]]; then
 fi
 
 # the idle pager's cost is a few percent at most, less than one run varies on a shared
-# machine: none and uswap-idle run IDLE_ROUNDS times, alternating, and the report keeps the
-# median run of each; which of the two goes first alternates too, so that neither always
-# runs in the wake of the other
+# machine (a scan's time moves by a third from one run to the next): each workload runs
+# under none and uswap-idle back to back, IDLE_ROUNDS pairs, which of the two goes first
+# alternating; the report keeps the median run of each and, for the idle overhead, the median
+# of the pairs' ratios, which the machine's drift between pairs does not move
 for ((round = 0; round < IDLE_ROUNDS; round++)); do
-	if ((round % 2)); then
-		run_config uswap-idle
-		run_config none
-	else
-		run_config none
-		run_config uswap-idle
-	fi
+	for wl in "${WORKLOADS[@]}"; do
+		[[ $wl == evict ]] && continue
+		if ((round % 2)); then
+			run_wl "$wl" uswap-idle
+			run_wl "$wl" none
+		else
+			run_wl "$wl" none
+			run_wl "$wl" uswap-idle
+		fi
+	done
 done
 
 if [[ -z ${SKIP[swapfile]:-} ]]; then
@@ -631,24 +640,44 @@ header=(workload config size_mib target_mib touches seconds ns_per_touch mib_per
 	ratio_vs_none)
 
 # ratio = time per touch over the other config's, same workload, same run (>1: slower):
-# uswap over each kernel swap, and every config over no limit
+# uswap over each kernel swap, and every config over no limit; uswap-idle over none: the
+# median of the ratios of the pairs that ran back to back (every run: $rows, read first)
 awk -F'\t' -v OFS='\t' -v hdr="${header[*]}" '
 	function ratio(a, b) { return a > 0 && b > 0 ? sprintf("%.2f", a / b) : "" }
-	{ row[NR] = $0; key[NR] = $1; cfg[NR] = $2; ns[$1, $2] = $7 }
+	function paired(w,    k, m, a, b, t, r) {
+		for (k = 1; k <= ci[w] && k <= cn[w]; k++)
+			if (nn[w, k] > 0 && ii[w, k] > 0)
+				r[++m] = ii[w, k] / nn[w, k]
+		for (a = 2; a <= m; a++)
+			for (b = a; b > 1 && r[b] < r[b - 1]; b--) {
+				t = r[b]; r[b] = r[b - 1]; r[b - 1] = t
+			}
+		return m ? sprintf("%.2f", m % 2 ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2) : ""
+	}
+	FNR == NR {
+		if ($2 == "none")
+			nn[$1, ++cn[$1]] = $7
+		else if ($2 == "uswap-idle")
+			ii[$1, ++ci[$1]] = $7
+		next
+	}
+	{ row[FNR] = $0; key[FNR] = $1; cfg[FNR] = $2; ns[$1, $2] = $7; nr = FNR }
 	END {
 		gsub(/ /, "\t", hdr)
 		print hdr
-		for (i = 1; i <= NR; i++) {
+		for (i = 1; i <= nr; i++) {
 			rs = rz = rn = ""
 			if (cfg[i] == "uswap") {
 				rs = ratio(ns[key[i], "uswap"], ns[key[i], "swapfile"])
 				rz = ratio(ns[key[i], "uswap"], ns[key[i], "zram"])
 			}
-			if (cfg[i] != "none")
+			if (cfg[i] == "uswap-idle")
+				rn = paired(key[i])
+			else if (cfg[i] != "none")
 				rn = ratio(ns[key[i], cfg[i]], ns[key[i], "none"])
 			print row[i], rs, rz, rn
 		}
-	}' <(median_runs 2 7 1 20 <"$rows") >"$out/results.tsv"
+	}' "$rows" <(median_runs 2 7 1 20 <"$rows") >"$out/results.tsv"
 {
 	printf '%s\n' "config	keys	requests	clients	rps	avg_ms	p50_ms	p99_ms	max_ms" \
 		"	digest_fill	digest_end	verified" | tr -d '\n'
@@ -682,7 +711,7 @@ fi
 if grep -q $'\toom-killed\t' "$out/results.tsv"; then
 	summary+=("oom-killed: the kernel OOM-killed the workload in its cgroup (memcg reclaim gave up while swapping)")
 fi
-summary+=("none and uswap-idle: the median of $IDLE_ROUNDS alternating runs (every run: runs.tsv, redis.runs.tsv)")
+summary+=("none and uswap-idle: $IDLE_ROUNDS pairs of runs, each workload under both back to back (which first alternates); the rows show the median run, vs none of uswap-idle is the median of the pairs' ratios (every run: runs.tsv, redis.runs.tsv)")
 summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB); redis: per GET of a random 4000-byte value ($REDIS_CLIENTS clients); none and uswap-idle make ${UNPAGED[access]}x the touches (redis: ${UNPAGED[redis]}x the requests) so that their phases last long enough to compare")
 summary+=("max res: kernel = the cgroup's max_usage_in_bytes; none/uswap = RssAnon sampled every 100 ms (results.tsv: VmHWM too); phase = timed phase, run = with the fill")
 summary+=("ratios: ns/touch over that of no limit (vs none) and uswap's over the kernel's (>1: slower); pages in/out during the phase: kernel pswpin/pswpout, uswap faults/evictions")
