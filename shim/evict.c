@@ -34,9 +34,6 @@
 #include "uswap/util.h"
 
 #define MAX_RUNS 512
-#define PM_PRESENT (1ull << 63)
-#define PM_SWAP (1ull << 62)
-#define PM_PFN_MASK ((1ull << 55) - 1)
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
@@ -149,12 +146,11 @@ static bool scan_range(struct pager *p, struct space *sp, int pmfd, struct batch
 
 	b->split = true;
 	for (uint64_t a = start; a < end && more;) {
-		size_t n = USWAP_MIN((end - a) / PAGE_SIZE_4K, USWAP_ARRAY_SIZE(pm));
-		ssize_t got = pread(pmfd, pm, n * 8, (off_t)(a / PAGE_SIZE_4K * 8));
+		size_t n = pagemap_read(pmfd, a, pm,
+					USWAP_MIN((end - a) / PAGE_SIZE_4K, USWAP_ARRAY_SIZE(pm)));
 
-		if (got <= 0)
+		if (!n)
 			return true;
-		n = (size_t)got / 8;
 		pthread_mutex_lock(&p->lock);
 		if (quarantined(sp, a, a + n * PAGE_SIZE_4K, now)) {
 			pthread_mutex_unlock(&p->lock);
@@ -225,7 +221,6 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 {
 	_cleanup_free_ struct uswap_vma *v = NULL;
 	_cleanup_close_ int pmfd = -1;
-	char path[64];
 	size_t n, first = 0;
 	uint64_t now = now_ns(), seq;
 	int r;
@@ -241,10 +236,9 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 		return r;
 	if (!n)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)sp->pid);
-	pmfd = open(path, O_RDONLY | O_CLOEXEC);
+	pmfd = pagemap_open(sp->pid);
 	if (pmfd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
+		return pmfd;
 	while (first < n && v[first].end <= sp->cursor)
 		first++;
 	if (first == n) {
@@ -290,9 +284,6 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	return 0;
 }
 
-/* One injected UFFDIO_MOVE of npages from src to dst. The return value says whether the
- * injection worked; *ret_err is the MOVE's own result (0 or -errno), *ret_moved the pages
- * it moved (MOVE stops at the first page it cannot take). */
 /* A MOVE of npages whose struct uffdio_move is at addr in the target returned res (not 0): how
  * many pages it moved before it stopped (*ret_moved) and why (*ret_err). 0 or -errno. */
 static int move_failed(struct space *sp, uint64_t addr, uint64_t npages, long res,
@@ -309,6 +300,9 @@ static int move_failed(struct space *sp, uint64_t addr, uint64_t npages, long re
 	return 0;
 }
 
+/* One injected UFFDIO_MOVE of npages from src to dst. The return value says whether the
+ * injection worked; *ret_err is the MOVE's own result (0 or -errno), *ret_moved the pages
+ * it moved (MOVE stops at the first page it cannot take). */
 static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t dst,
 		    uint64_t npages, uint64_t *ret_moved, int *ret_err)
 {
@@ -506,23 +500,15 @@ static size_t plan_segs(const struct batch *b, size_t k0, size_t k1, struct seg 
  * order and stops at the first page it cannot take), from the stash's pagemap. */
 static uint64_t stash_filled(const struct space *sp, uint64_t j, uint64_t n)
 {
-	char path[64];
+	_cleanup_close_ int fd = pagemap_open(sp->pid);
 	uint64_t pm, k = 0;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)sp->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	for (; k < n; k++) {
-		uint64_t a = sp->stash + (j + k) * PAGE_SIZE_4K;
-
-		/* present, or swapped out by the kernel since: moved either way */
-		if (pread(fd, &pm, sizeof(pm), (off_t)(a / PAGE_SIZE_4K * 8)) != sizeof(pm) ||
-		    !(pm & (PM_PRESENT | PM_SWAP)))
-			break;
-	}
-	close(fd);
+	/* present, or swapped out by the kernel since: moved either way */
+	while (k < n && pagemap_read(fd, sp->stash + (j + k) * PAGE_SIZE_4K, &pm, 1) == 1 &&
+	       (pm & (PM_PRESENT | PM_SWAP)))
+		k++;
 	return k;
 }
 

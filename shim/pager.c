@@ -160,16 +160,16 @@ static bool probe_remote_dontneed(void)
 static uint64_t probe_zero_pfn(void)
 {
 	volatile uint8_t *pg = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	_cleanup_close_ int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = pagemap_open(getpid());
 	uint64_t pm = 0;
 
 	if (pg == MAP_FAILED)
 		return 0;
 	(void)pg[0]; /* a read fault maps the zero page */
-	if (fd < 0 || pread(fd, &pm, sizeof(pm), (off_t)((uintptr_t)pg / 4096 * 8)) != 8)
+	if (fd < 0 || pagemap_read(fd, (uintptr_t)pg, &pm, 1) != 1)
 		pm = 0;
 	munmap((void *)pg, 4096);
-	return (pm >> 63) ? pm & ((1ull << 55) - 1) : 0;
+	return (pm & PM_PRESENT) ? pm & PM_PFN_MASK : 0;
 }
 
 /* USWAP_DISABLE: a comma list of optional features to do without, read once at start, so

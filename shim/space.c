@@ -44,6 +44,25 @@ int pidfd_getfd_(int pidfd, int fd)
 	return r < 0 ? -errno : r;
 }
 
+int pagemap_open(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}
+
+size_t pagemap_read(int fd, uint64_t addr, uint64_t *pm, size_t n)
+{
+	ssize_t got = pread(fd, pm, n * sizeof(*pm), (off_t)(addr / PAGE_SIZE_4K * sizeof(*pm)));
+
+	return got > 0 ? (size_t)got / sizeof(*pm) : 0;
+}
+
 static int rsys(struct inject *in, long *res, long nr, unsigned long a1, unsigned long a2,
 		unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
 {
@@ -694,14 +713,9 @@ static bool shows_token(const struct space *sp, pid_t pid)
 {
 	uint64_t addr = sp->scratch + SCRATCH_ARGS + (uint64_t)sp->id_page * PAGE_SIZE_4K;
 	uint64_t pm = 0, tok = 0;
-	_cleanup_close_ int fd = -1;
-	char path[64];
+	_cleanup_close_ int fd = pagemap_open(pid);
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || pread(fd, &pm, sizeof(pm), (off_t)(addr / PAGE_SIZE_4K * 8)) != 8)
-		return false;
-	if (!(pm >> 63))
+	if (fd < 0 || pagemap_read(fd, addr, &pm, 1) != 1 || !(pm & PM_PRESENT))
 		return false;
 	return target_read(pid, addr, &tok, sizeof(tok)) == 0 && tok == sp->id_token;
 }

@@ -56,3 +56,13 @@ int space_madvise(struct space *sp, struct inject *in, const struct range *r, si
 /* Helpers for raw syscalls. */
 int pidfd_open_(pid_t pid);
 int pidfd_getfd_(int pidfd, int fd);
+
+/* /proc/PID/pagemap: one 64-bit entry per page. */
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAP (1ull << 62)
+#define PM_PFN_MASK ((1ull << 55) - 1)
+/* Open pid's pagemap: an fd, or -errno (-ESRCH once pid is gone). */
+int pagemap_open(pid_t pid);
+/* The entries of the n pages from addr into pm; how many were read (0 past the end, on
+ * error). */
+size_t pagemap_read(int fd, uint64_t addr, uint64_t *pm, size_t n);
