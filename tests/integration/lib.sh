@@ -422,7 +422,8 @@ expect_shim_exit() {
 	no_mismatch
 }
 
-# ---- a program that maps over the pager's own memory (stash_clobber, runner_clobber) ----
+# ---- a program that maps over or discards the pager's own memory (stash_clobber,
+# runner_clobber, scratch_dontneed) ----
 
 # clobber_start: start tests/workloads/remap --hole --clobber $T/clobber (64 MiB), attach the
 # pager to it (WL) and wait until it is held at the target.
@@ -436,13 +437,16 @@ clobber_start() {
 	wait_at_target "$WL"
 }
 
-# armed_addr NAME: the address of the pager's NAME (stash, runner) in WL, from its log.
+# armed_addr NAME: the address of the pager's NAME (stash, scratch, runner) in WL, from its
+# log, into ARMED; fails when the log does not give it.
 armed_addr() {
-	sed -n "s/.*pid $WL: armed (.*$1 \([0-9a-fx]*\)[,)].*/\1/p" "$T/shim.log" | head -n 1
+	ARMED=$(sed -n "s/.*pid $WL: armed (.*$1 \([0-9a-fx]*\)[,)].*/\1/p" "$T/shim.log" | head -n 1)
+	[[ -n $ARMED ]] || fail "no $1 address in the pager's log"
 }
 
-# clobber_run ADDR [LEN]: WL maps LEN bytes (default 16 MiB) over ADDR, then maps its hole back
-# and fills it; it must exit 0 with every page verified.
+# clobber_run ADDR [LEN [copy|dontneed]]: WL maps LEN bytes (default 16 MiB) over ADDR (copy:
+# a non-executable copy of what was there; dontneed: MADV_DONTNEED there instead), then maps
+# its hole back and fills it; it must exit 0 with every page verified.
 clobber_run() {
 	echo "$*" >"$T/clobber"
 	note "remap pid $WL held at $(mib "$(rss_anon "$WL")"); SIGUSR1: clobber $*"

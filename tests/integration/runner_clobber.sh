@@ -22,8 +22,8 @@ fi
 TARGET=16M
 lib_init
 clobber_start
-runner=$(armed_addr runner)
-[[ -n $runner ]] || fail "no runner address in the pager's log"
+armed_addr runner
+runner=$ARMED
 [[ $runner != 0 ]] || skip "no runner in this process (executable memory refused)"
 if [[ $HOW == copy ]]; then
 	clobber_run "$runner" 4096 copy

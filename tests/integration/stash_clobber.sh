@@ -12,9 +12,8 @@
 TARGET=16M
 lib_init
 clobber_start
-stash=$(armed_addr stash)
-[[ -n $stash ]] || fail "no stash address in the pager's log"
-clobber_run "$stash"
+armed_addr stash
+clobber_run "$ARMED"
 grep -q "unmapped the pager's stash" "$T/shim.log" || fail "the pager did not notice its stash go"
 kill -TERM "$SHIM_PID"
 expect_shim_exit 0
