@@ -443,8 +443,9 @@ static int stride_fault(struct pager *p, struct space *sp, struct fill_stream *s
  * together (the hot part of a working set that the clock's hand passed over, or that the
  * program's own fill pushed out), and the fault reads the aligned cluster of CLUSTER_PAGES
  * around it, the neighbours stored with it, in one request from the page on and one before it
- * (the kernel's swap read-ahead, here only where faults are dense). Random faults spread over
- * the whole set map nothing the program is likelier to touch than what they would displace. */
+ * (the kernel's swap read-ahead, here only where faults are dense). Uniform random faults over
+ * 256 MiB or more rarely crowd a chunk that much; over a smaller set they do, and a cluster's
+ * pages are then as likely to be touched as the resident pages they displace. */
 #define DENSE_MIN 8
 #define CLUSTER_PAGES 16
 
