@@ -38,16 +38,8 @@ with open(f"/proc/{pid}/pagemap", "rb") as pm:
     print(sum(1 for v in struct.unpack(f"{n}Q", pm.read(n * 8)) if v >> 63))
 PY
 ) || fail "cannot find the hot region's pages in /proc/$pid/pagemap"
-f0=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
-kill -USR1 "$pid"
-poll_until "$RUN_TIMEOUT" grep -qx done "$T/mark" || fail "the phase did not end within ${RUN_TIMEOUT}s"
-sleep 0.3 # the status file is written every 100 ms
-f1=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
-kill -USR1 "$pid"
-expect_shim_exit 0
-grep -q "^access: .*verified=ok" "$T/shim.out" ||
-	fail "access did not verify its pages: $(grep -m1 -E '^access|MISMATCH|ERROR' "$T/shim.out")"
-faults=$((f1 - f0)) hot_evicted=$((HOT - hot_resident))
+access_phase "$pid"
+faults=$PHASE_FAULTS hot_evicted=$((HOT - hot_resident))
 note "$faults faults; $hot_evicted of the $HOT hot pages were evicted before the phase"
 ((hot_evicted > HOT * 3 / 4)) || fail "only $hot_evicted of $HOT hot pages were evicted"
 # ~90% of the evicted hot pages are touched (3686 touches on 1638 pages), ~330 cold faults

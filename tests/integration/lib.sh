@@ -355,6 +355,24 @@ memload_under_shim() {
 
 # Wait until the pager has evicted something and holds the tree ROOT... at the target:
 # in its own status and in /proc. Fails the test otherwise.
+# The access workload $1, started with --mark "$T/mark" --handshake and waiting after "ready",
+# runs its timed phase; PHASE_FAULTS gets the faults the pager served meanwhile. Then the
+# program verifies every page and exits, and the shim must exit 0.
+access_phase() {
+	local f0 f1
+	f0=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
+	kill -USR1 "$1"
+	poll_until "$RUN_TIMEOUT" grep -qx done "$T/mark" ||
+		fail "the timed phase did not end within ${RUN_TIMEOUT}s"
+	sleep 0.3 # the status file is written every 100 ms
+	f1=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
+	kill -USR1 "$1"
+	expect_shim_exit 0
+	grep -q "^access: .*verified=ok" "$T/shim.out" ||
+		fail "access did not verify its pages: $(grep -m1 -E '^access|MISMATCH|ERROR' "$T/shim.out")"
+	PHASE_FAULTS=$((f1 - f0))
+}
+
 wait_at_target() {
 	local got
 	wait_status "$STATUS" evicted_pages gt 0 "$TIMEOUT" ||

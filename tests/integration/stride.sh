@@ -26,18 +26,10 @@ wait_for "$T/mark" "$TIMEOUT" || fail "access wrote no mark within ${TIMEOUT}s"
 pid=$(pgrep -P "$SHIM_PID" -x access) || fail "no access process under the shim"
 track "$pid"
 wait_at_target "$pid"
-f0=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
 # every page the scan will read that is not resident now is one the pager must refill
 resident=$(($(rss_anon "$pid") / 4096))
-kill -USR1 "$pid"
-poll_until "$RUN_TIMEOUT" grep -qx done "$T/mark" || fail "the scan did not end within ${RUN_TIMEOUT}s"
-sleep 0.3 # the status file is written every 100 ms
-f1=$(status_get "$STATUS" faults_total) || fail "no faults_total in $STATUS"
-kill -USR1 "$pid"
-expect_shim_exit 0
-grep -q "^access: .*verified=ok" "$T/shim.out" ||
-	fail "access did not verify its pages: $(grep -m1 -E '^access|MISMATCH|ERROR' "$T/shim.out")"
-faults=$((f1 - f0)) evicted=$((PAGES - resident))
+access_phase "$pid"
+faults=$PHASE_FAULTS evicted=$((PAGES - resident))
 note "stride $STRIDE: $faults faults for $evicted evicted pages read"
 ((evicted > PAGES / 2)) || fail "only $evicted of $PAGES pages were evicted before the scan"
 ((faults * 2 < evicted)) ||
