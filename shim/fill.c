@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ struct req {
 /* Fault thread only. */
 static struct io_uring ring;
 static bool have_ring;
+static int ring_efd = -1;
 static unsigned queued, inflight;
 static struct req reqs[MAX_REQS];
 static struct req *free_reqs;
@@ -58,15 +60,22 @@ int fill_init(struct pager *p)
 		log_warn("io_uring unavailable (%s): store reads are synchronous", strerror(-r));
 		return 0;
 	}
+	ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ring_efd < 0 || io_uring_register_eventfd(&ring, ring_efd) < 0) {
+		log_warn("io_uring eventfd: %m; store reads are synchronous");
+		if (ring_efd >= 0)
+			close(ring_efd);
+		ring_efd = -1;
+		io_uring_queue_exit(&ring);
+		return 0;
+	}
 	have_ring = true;
 	return 0;
 }
 
-/* The ring's own fd polls readable while its completion queue holds entries: no eventfd to
- * signal on each completion and to read on each pass (two system calls per refill). */
 int fill_poll_fd(void)
 {
-	return have_ring ? ring.ring_fd : -1;
+	return have_ring ? ring_efd : -1;
 }
 
 static struct req *req_get(void)
@@ -527,9 +536,13 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 void fill_reap(struct pager *p)
 {
 	struct io_uring_cqe *cqe;
+	uint64_t v;
 
 	if (!have_ring)
 		return;
+	if (read(ring_efd, &v, sizeof(v)) < 0) {
+		/* Nothing signalled: the completion queue may still hold some. */
+	}
 	while (io_uring_peek_cqe(&ring, &cqe) == 0) {
 		struct req *q = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
@@ -556,6 +569,8 @@ void fill_exit(struct pager *p)
 		}
 		pthread_mutex_unlock(&p->lock);
 		io_uring_queue_exit(&ring);
+		close(ring_efd);
+		ring_efd = -1;
 		have_ring = false;
 	}
 	for (int i = 0; i < MAX_REQS; i++) {
