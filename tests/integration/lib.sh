@@ -353,8 +353,6 @@ memload_under_shim() {
 	note "memload pid $READY_PID filled"
 }
 
-# Wait until the pager has evicted something and holds the tree ROOT... at the target:
-# in its own status and in /proc. Fails the test otherwise.
 # The access workload $1, started with --mark "$T/mark" --handshake and waiting after "ready",
 # runs its timed phase; PHASE_FAULTS gets the faults the pager served meanwhile. Then the
 # program verifies every page and exits, and the shim must exit 0.
@@ -373,6 +371,8 @@ access_phase() {
 	PHASE_FAULTS=$((f1 - f0))
 }
 
+# Wait until the pager has evicted something and holds the tree ROOT... at the target:
+# in its own status and in /proc. Fails the test otherwise.
 wait_at_target() {
 	local got
 	wait_status "$STATUS" evicted_pages gt 0 "$TIMEOUT" ||
