@@ -570,14 +570,13 @@ run_wl() {
 	run_one "$1" "$2"
 }
 
+# Every workload under one paging config (swapfile, zram, uswap), eviction included; none
+# and uswap-idle run in pairs below and evict nothing.
 run_config() {
 	local cfg=$1 wl
 	for wl in "${WORKLOADS[@]}"; do
 		if [[ $wl == evict ]]; then
-			# eviction: by the kernel's reclaim and by the pager, not by the others
-			if [[ $cfg != none && $cfg != uswap-idle ]]; then
-				evict_one "$cfg"
-			fi
+			evict_one "$cfg"
 		else
 			run_wl "$wl" "$cfg"
 		fi
