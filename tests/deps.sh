@@ -20,6 +20,7 @@ packages=(
 	runc
 	podman
 	python3-yaml
+	gdb
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -34,6 +34,7 @@ READY_PIDS=()
 TRACKED=() # "pid:starttime", so cleanup never kills a recycled pid
 CLEANUP_HOOKS=() # commands cleanup runs after every process is gone (e.g. umount)
 DUMP_FILES=() # "PATH:LABEL" entries fail also shows (e.g. a container's output)
+DUMP_PID_HOOKS=() # commands that print more pids whose threads fail shows (a container's init)
 
 note() { echo "# $*"; }
 
@@ -63,7 +64,37 @@ dump_logs() {
 	for entry in "${HOOK_RUN:-/nonexistent}"/*.log; do
 		[[ -f $entry ]] && dump_file "$entry" "pager log"
 	done
+	dump_procs
 	return 0
+}
+
+# dump_procs: every thread of the processes the test tracks, those DUMP_PID_HOOKS print, and
+# their descendants: state, wait channel and kernel stack (where a stuck one waits).
+dump_procs() {
+	local pids=() entry p t
+	for entry in "${TRACKED[@]}"; do
+		pids+=("${entry%%:*}")
+	done
+	for entry in "${DUMP_PID_HOOKS[@]}"; do
+		# shellcheck disable=SC2207 # pids: words
+		pids+=($($entry 2>/dev/null))
+	done
+	((${#pids[@]})) || return 0
+	echo "----- processes -----"
+	for p in $(tree_pids "${pids[@]}" | tr ' ' '\n' | sort -nu); do
+		echo "pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100)"
+		for t in /proc/"$p"/task/*; do
+			echo "  tid ${t##*/} $(awk '/^State:/ { print $2 }' "$t/status" 2>/dev/null)" \
+				"wchan $(cat "$t/wchan" 2>/dev/null)"
+			sed 's/^/    /' "$t/stack" 2>/dev/null
+		done
+		# the pager's own threads: where each one is in its code
+		if [[ $(cat "/proc/$p/comm" 2>/dev/null) == uswap-shim ]] && command -v gdb >/dev/null; then
+			timeout 30 gdb -p "$p" -batch -nx -ex 'thread apply all bt' 2>/dev/null |
+				grep -E '^(Thread|#)' | sed 's/^/    /'
+		fi
+	done
+	echo "----- end of processes -----"
 }
 
 fail() {

@@ -37,6 +37,7 @@ RUNC_IDS=()             # every container id this test created, for cleanup
 declare -A RUNC_CGDIRS  # id -> its cgroup directories (one per hierarchy), space separated
 declare -A RUNC_PROCS   # id -> "hostpid:starttime ..." of processes seen in the container
 READY_NSPIDS=()         # set by runc_wait_ready: the pids as written, in the container's ns
+DUMP_PID_HOOKS+=(runc_init_pids) # a failing test shows the state of its containers' processes
 
 # Applets linked into every rootfs's /bin (memload's fork-exec op runs /bin/true).
 RUNC_APPLETS=(sh ash cat echo env false grep kill ls mkdir ps rm sleep test true)
@@ -308,6 +309,15 @@ runc_container_pid() {
 	pid=$(runc_state "$1" pid) || return 1
 	[[ $pid =~ ^[1-9][0-9]*$ ]] && is_alive "$pid" || return 1
 	echo "$pid"
+}
+
+# runc_init_pids: the init pid of every container this test created that still runs.
+runc_init_pids() {
+	local id
+	for id in "${RUNC_IDS[@]}"; do
+		runc_container_pid "$id"
+	done
+	return 0
 }
 
 # runc_cgroup_path ID [CONTROLLER]: the container's cgroup directory for CONTROLLER (default
