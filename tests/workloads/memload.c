@@ -292,6 +292,30 @@ static int op_fork_exec(void)
 	return wait_child(pid, "posix_spawn /bin/true");
 }
 
+/* n fork children that exec /bin/true after a random pause of up to 2 ms each: the pager
+ * meets some of them while it adopts the child of the fork, some in the middle of that, some
+ * only after the exec. */
+static int op_exec_race(uint64_t n)
+{
+	char *argv[] = { "true", NULL };
+	int bad = 0;
+
+	for (uint64_t i = 0; i < n; i++) {
+		useconds_t pause_us = (useconds_t)(pat_mix(M.seed + i) % 2000);
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork: %m");
+		if (pid == 0) {
+			usleep(pause_us);
+			execve("/bin/true", argv, environ);
+			_exit(127);
+		}
+		bad |= wait_child(pid, "exec-race fork+execve /bin/true");
+	}
+	return bad;
+}
+
 static int op_mremap(void)
 {
 	struct region *r = largest_region();
@@ -695,6 +719,8 @@ static int run_op(int k)
 		return op_fork();
 	if (!strcmp(op, "fork-exec"))
 		return op_fork_exec();
+	if (!strncmp(op, "exec-race:", 10))
+		return op_exec_race(strtoull(op + 10, NULL, 10));
 	if (!strcmp(op, "wipefork"))
 		return op_wipefork();
 	if (!strcmp(op, "mremap"))
@@ -758,7 +784,8 @@ static void usage(FILE *f)
 		"  --ops LIST         comma list run in order, all memory verified after each:\n"
 		"                     verify fork fork-exec wipefork mremap munmap dontneed\n"
 		"                     write rewrite rewrite-odd\n"
-		"                     exec threads:N\n"
+		"                     exec threads:N exec-race:N (N fork children that each\n"
+		"                     exec /bin/true after up to 2 ms)\n"
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
 		"  --deny-exec        first refuse to make any memory executable (PR_SET_MDWE,\n"
 		"                     as systemd's MemoryDenyWriteExecute= does); exit 77 where\n"
@@ -785,6 +812,8 @@ static void parse_ops(char *list)
 			ok |= !strcmp(op, known[i]);
 		if (!strncmp(op, "threads:", 8))
 			ok = wl_parse_u64(op + 8, 1, MAX_THREADS, &n) == 0;
+		if (!strncmp(op, "exec-race:", 10))
+			ok = wl_parse_u64(op + 10, 1, 100000, &n) == 0;
 		if (!ok)
 			bad_arg("unknown op '%s' (see --help)", op);
 		if (M.nops == MAX_OPS)
