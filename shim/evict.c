@@ -753,7 +753,7 @@ static int move_round(struct pager *p, struct space *sp, struct batch *b, size_t
 	struct inject in;
 	int r;
 
-	r = inject_attach(&in, sp->pid, sp->syscall_ip, 200);
+	r = space_attach(sp, &in, 200);
 	if (r < 0)
 		return r;
 	if (sp->stash_dirty) {
@@ -797,7 +797,7 @@ static int populate_batch(struct space *sp, struct batch *b)
 		int r;
 
 		k1 = round_end(sp, b, k0);
-		r = inject_attach(&in, sp->pid, sp->syscall_ip, 200);
+		r = space_attach(sp, &in, 200);
 		if (r < 0)
 			return r;
 		make_exclusive(sp, &in, b, k0, k1);
@@ -1121,7 +1121,7 @@ static int store_out(struct pager *p, struct space *sp, struct batch *b)
 static void move_back(struct pager *p, struct space *sp, struct batch *b)
 {
 	struct inject in;
-	bool attached = inject_attach(&in, sp->pid, sp->syscall_ip, 1000) == 0;
+	bool attached = space_attach(sp, &in, 1000) == 0;
 
 	pthread_mutex_lock(&p->lock);
 	sp->moving = attached;
@@ -1205,7 +1205,7 @@ long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 	{
 		struct inject in;
 
-		if (inject_attach(&in, sp->pid, sp->syscall_ip, 200) == 0) {
+		if (space_attach(sp, &in, 200) == 0) {
 			if (free_stash(p, sp, &in, b->npages) < 0)
 				sp->stash_dirty = true;
 			inject_detach(&in);

@@ -215,6 +215,14 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0)
 		return -errno;
 	in->prepared = true;
+	/* The address was found before the stop: an exec since then replaced the image it
+	 * points into, and our syscalls must not run there (on a foreign instruction, or one
+	 * that faults). Stopped now, the thread cannot exec any more. */
+	uint8_t insn[2];
+
+	if (syscall_ip && (target_read(pid, syscall_ip, insn, sizeof(insn)) < 0 ||
+			   insn[0] != 0x0f || insn[1] != 0x05))
+		return -ENOEXEC;
 	return 0;
 }
 
@@ -311,16 +319,23 @@ int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a
 	regs.r9 = a6;
 	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
 		return -errno;
-	for (;;) {
+	for (unsigned tries = 0;; tries++) {
+		int sig;
+
 		r = step(in, PTRACE_SINGLESTEP, &regs, &st);
 		if (r < 0)
 			return r;
-		/* The instruction ran once rip moved past it; anything else (a group stop) means
-		 * it has not run yet: step again. */
+		/* The instruction ran once rip moved past it; a group stop or SIGSTOP means it has
+		 * not run yet: step again. A fault there would only repeat forever (the signal is
+		 * not delivered): give up. */
 		if (regs.rip == in->syscall_ip + 2)
 			break;
 		if (regs.rip != in->syscall_ip)
 			return -EIO;
+		sig = (st >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st);
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+		    tries >= 100)
+			return -EFAULT;
 	}
 	*ret_result = (long)regs.rax;
 	return 0;

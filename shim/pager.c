@@ -472,7 +472,10 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 			pthread_mutex_unlock(&p->lock);
 			pager_wake_faults(p);
 			r = space_adopt(p, sp);
-			if (r < 0)
+			if (r == -ESRCH)
+				/* Its space goes at the next check; the new image is armed then. */
+				log_debug("pid %d: exec'ed or exited while being adopted", pid);
+			else if (r < 0)
 				log_warn_errno(r, "pid %d: adopting forked child failed: %m", pid);
 			else
 				log_info("pid %d: forked child adopted", pid);
@@ -757,7 +760,7 @@ static void disarm_target(struct space *sp)
 	struct inject in;
 	long res;
 
-	if (!sp->pid || inject_attach(&in, sp->pid, sp->syscall_ip, 1000) < 0)
+	if (!sp->pid || space_attach(sp, &in, 1000) < 0)
 		return;
 	inject_syscall(&in, SYS_close, &res, sp->target_fd, 0, 0, 0, 0, 0);
 	if (!sp->stash_gone)

@@ -750,13 +750,29 @@ bool space_matches(struct pager *p, struct space *sp, pid_t pid)
 	return poll(&pfd, 1, 0) == 0;
 }
 
+int space_attach(struct space *sp, struct inject *in, int timeout_ms)
+{
+	int r = inject_attach(in, sp->pid, sp->syscall_ip, timeout_ms);
+
+	if (r < 0)
+		return r;
+	/* Stopped, the thread can no longer exec: does its mm still show sp's token (a fresh
+	 * one if the last is gone, e.g. discarded by the program)? */
+	if ((sp->id_page >= 0 && shows_token(sp, in->tid)) ||
+	    (write_token(sp) == 0 && shows_token(sp, in->tid)))
+		return 0;
+	inject_detach(in);
+	log_debug("pid %d: no longer runs the image its space belongs to (exec)", sp->pid);
+	return -ESRCH;
+}
+
 int space_reinstall_fd(struct pager *p, struct space *sp)
 {
 	struct inject in;
 	long res;
 	int r, tfd;
 
-	r = inject_attach(&in, sp->pid, sp->syscall_ip, 200);
+	r = space_attach(sp, &in, 200);
 	if (r < 0)
 		return r;
 	tfd = send_fd_into(&in, sp->pidfd, sp->scratch, sp->uffd);
@@ -782,7 +798,7 @@ int space_adopt(struct pager *p, struct space *sp)
 	sp->pidfd = pidfd_open_(sp->pid);
 	if (sp->pidfd < 0)
 		return sp->pidfd;
-	r = inject_attach(&in, sp->pid, sp->syscall_ip, 200);
+	r = space_attach(sp, &in, 200);
 	if (r < 0)
 		return r;
 	/* Whatever the parent had in its stash at fork time was copied here: free it. */

@@ -36,6 +36,10 @@ int space_reinstall_fd(struct pager *p, struct space *sp);
 /* Does pid run in the same mm as space sp? (kcmp KCMP_VM) */
 bool space_same_mm(struct pager *p, struct space *sp, pid_t pid);
 
+/* inject_attach to sp's process, only if it still runs the image sp belongs to (an exec
+ * since the caller chose it fails with -ESRCH: nothing may be injected into the new one). */
+int space_attach(struct space *sp, struct inject *in, int timeout_ms);
+
 /* Identification of fork children: true if pid's mm is the one of unidentified sp. */
 bool space_matches(struct pager *p, struct space *sp, pid_t pid);
 
