@@ -447,17 +447,59 @@ static int stride_fault(struct pager *p, struct space *sp, struct fill_stream *s
 	return r;
 }
 
+/* A random fault reads its page alone unless its chunk (2 MiB) took at least DENSE_MIN of the
+ * space's last FILL_RECENT faults: then a region evicted together is being faulted back
+ * together (the hot part of a working set that the clock's hand passed over, or that the
+ * program's own fill pushed out), and the fault reads the aligned cluster of CLUSTER_PAGES
+ * around it, the neighbours stored with it, in one request from the page on and one before it
+ * (the kernel's swap read-ahead, here only where faults are dense). Uniform random faults over
+ * 256 MiB or more rarely crowd a chunk that much; over a smaller set they do, and a cluster's
+ * pages are then as likely to be touched as the resident pages they displace. */
+#define DENSE_MIN 8
+#define CLUSTER_PAGES 16
+
+/* Records a fault at page: was its chunk dense before it? */
+static bool dense_chunk(struct space *sp, uint64_t page)
+{
+	uint32_t c = (uint32_t)(page / CHUNK_SIZE);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < FILL_RECENT; i++)
+		n += sp->recent_chunks[i] == c;
+	sp->recent_chunks[sp->recent_pos] = c;
+	sp->recent_pos = (sp->recent_pos + 1) % FILL_RECENT;
+	return n >= DENSE_MIN;
+}
+
+/* Read ahead the evicted pages of page's cluster below it (io_uring only): one request for
+ * each run of them stored together. */
+static void read_before(struct pager *p, struct space *sp, uint64_t page, bool keep)
+{
+	uint64_t a = page & ~(CLUSTER_PAGES * PAGE_SIZE_4K - 1), end;
+
+	while (a < page) {
+		int r = start(p, sp, a, (unsigned)((page - a) / PAGE_SIZE_4K), keep, false, 0, 0,
+			      &end);
+
+		if (r == -EBUSY)
+			break;
+		a = r == 0 ? end : a + PAGE_SIZE_4K;
+	}
+}
+
 int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags, uint64_t t0)
 {
 	enum stream_kind kind;
 	bool again, keep = !(flags & UFFD_PAGEFAULT_FLAG_WRITE);
 	struct fill_stream *st = stream_of(sp, page, &kind, &again);
 	bool seq = kind == STREAM_SEQ && !again;
+	bool dense = !again && dense_chunk(sp, page);
 	uint64_t end = page + PAGE_SIZE_4K, ahead;
 	unsigned win = seq ? USWAP_MIN(st->win * 2, FILL_MAX_PAGES) : 1;
 	/* Over the target by its slack: only the page asked for, until the manager has
 	 * evicted (reading ahead then would only be evicted again unread). */
 	bool tight = __atomic_load_n(&p->headroom, __ATOMIC_RELAXED) <= 0;
+	bool cluster = dense && kind == STREAM_NEW && !tight && have_ring;
 	int r;
 
 	if (kind == STREAM_STRIDE && have_ring)
@@ -469,9 +511,14 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	else if (again)
 		win = st->win; /* no progress: neither grow nor read further ahead */
 	st->used_ns = t0;
-	r = start_fault(p, sp, page, win, keep, flags, t0, &end);
+	r = start_fault(p, sp, page,
+			cluster ? CLUSTER_PAGES - (unsigned)(page / PAGE_SIZE_4K % CLUSTER_PAGES) :
+				  win,
+			keep, flags, t0, &end);
 	if (r < 0)
 		return r;
+	if (cluster)
+		read_before(p, sp, page, keep);
 	/* A stream reads its next cluster ahead, so its thread finds it mapped. */
 	ahead = USWAP_MAX(end, st->next);
 	if (seq && !tight && have_ring && start(p, sp, ahead, win, keep, false, 0, 0, &ahead) == 0)

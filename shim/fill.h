@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Refills from the store, for the fault thread. A fault on a stored page reads that page and
- * the neighbours evicted with it (adjacent in memory and in the store file) in one request;
- * a sequential stream of faults doubles its window and reads the next cluster ahead. Reads
+ * the neighbours evicted with it (adjacent in memory and in the store file) in one request:
+ * a sequential stream of faults doubles its window and reads the next cluster ahead, a stride
+ * stream reads its next strides, and a random fault in a region that faults densely reads the
+ * cluster around it (a random fault elsewhere reads its page alone). Reads
  * go through io_uring, so the fault thread goes on serving other faults and events while
  * they are in flight; without io_uring each read is a pread with the lock dropped.
  */

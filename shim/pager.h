@@ -78,6 +78,8 @@ struct fill_stream {
 	uint64_t used_ns;
 };
 
+#define FILL_RECENT 256
+
 struct quarantine_entry {
 	uint64_t start, end, when_ns;
 };
@@ -127,6 +129,9 @@ struct space {
 	uint64_t cursor; /* eviction clock hand */
 	uint64_t hot_until_ns; /* refaults seen: slow down eviction of this space */
 	struct fill_stream streams[FILL_STREAMS];
+	/* The 2 MiB chunk of each of the last FILL_RECENT faults (fill.c: dense chunks). */
+	uint32_t recent_chunks[FILL_RECENT];
+	unsigned recent_pos;
 	uint64_t rss_anon;
 	uint64_t evicted_pages_total;
 };
