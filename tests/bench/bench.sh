@@ -92,6 +92,11 @@ fi
 # few milliseconds would measure noise instead of the idle pager's cost
 declare -A UNPAGED=([access]=20 [redis]=4)
 IDLE_ROUNDS=7 # pairs of runs of none and uswap-idle; the medians are reported
+# random and hot/cold sit closest to their goals, and one swapfile run of them varies by a
+# fifth: they run this many times under swapfile and uswap, and their uswap/swapfile ratio is
+# the median of the pairs'
+PAIRED=(random hotcold)
+PAIRED_ROUNDS=3
 EVICT_REPS=3  # eviction measurements per config; the median is reported
 
 # ---- state torn down by cleanup, whatever happens ----
@@ -631,6 +636,28 @@ cg_remove
 
 run_config uswap
 
+# the other rounds of PAIRED: swapfile and uswap back to back, which first alternating
+if [[ -z ${SKIP[swapfile]:-} ]] && ((PAIRED_ROUNDS > 1)); then
+	cg_setup
+	if swapfile_setup; then
+		for ((round = 1; round < PAIRED_ROUNDS; round++)); do
+			for wl in "${PAIRED[@]}"; do
+				wants "$wl" || continue
+				if ((round % 2)); then
+					run_wl "$wl" uswap
+					run_wl "$wl" swapfile
+				else
+					run_wl "$wl" swapfile
+					run_wl "$wl" uswap
+				fi
+			done
+		done
+		swapfile_off
+		rm -f "$swapfile"
+	fi
+	cg_remove
+fi
+
 # ---- the report ----
 
 header=(workload config size_mib target_mib touches seconds ns_per_touch mib_per_s fill_s
@@ -639,14 +666,15 @@ header=(workload config size_mib target_mib touches seconds ns_per_touch mib_per
 	ratio_vs_none)
 
 # ratio = time per touch over the other config's, same workload, same run (>1: slower):
-# uswap over each kernel swap, and every config over no limit; uswap-idle over none: the
-# median of the ratios of the pairs that ran back to back (every run: $rows, read first)
+# uswap over each kernel swap, and every config over no limit; uswap-idle over none, and
+# uswap over swapfile where they ran several times: the median of the ratios of the k-th runs
+# of each (every run: $rows, read first)
 awk -F'\t' -v OFS='\t' -v hdr="${header[*]}" '
 	function ratio(a, b) { return a > 0 && b > 0 ? sprintf("%.2f", a / b) : "" }
-	function paired(w,    k, m, a, b, t, r) {
-		for (k = 1; k <= ci[w] && k <= cn[w]; k++)
-			if (nn[w, k] > 0 && ii[w, k] > 0)
-				r[++m] = ii[w, k] / nn[w, k]
+	function paired(w, cfg_a, cfg_b,    k, m, a, b, t, r) {
+		for (k = 1; k <= cnt[w, cfg_a] && k <= cnt[w, cfg_b]; k++)
+			if (run[w, cfg_a, k] > 0 && run[w, cfg_b, k] > 0)
+				r[++m] = run[w, cfg_a, k] / run[w, cfg_b, k]
 		for (a = 2; a <= m; a++)
 			for (b = a; b > 1 && r[b] < r[b - 1]; b--) {
 				t = r[b]; r[b] = r[b - 1]; r[b - 1] = t
@@ -654,10 +682,7 @@ awk -F'\t' -v OFS='\t' -v hdr="${header[*]}" '
 		return m ? sprintf("%.2f", m % 2 ? r[(m + 1) / 2] : (r[m / 2] + r[m / 2 + 1]) / 2) : ""
 	}
 	FNR == NR {
-		if ($2 == "none")
-			nn[$1, ++cn[$1]] = $7
-		else if ($2 == "uswap-idle")
-			ii[$1, ++ci[$1]] = $7
+		run[$1, $2, ++cnt[$1, $2]] = $7
 		next
 	}
 	{ row[FNR] = $0; key[FNR] = $1; cfg[FNR] = $2; ns[$1, $2] = $7; nr = FNR }
@@ -667,11 +692,11 @@ awk -F'\t' -v OFS='\t' -v hdr="${header[*]}" '
 		for (i = 1; i <= nr; i++) {
 			rs = rz = rn = ""
 			if (cfg[i] == "uswap") {
-				rs = ratio(ns[key[i], "uswap"], ns[key[i], "swapfile"])
+				rs = paired(key[i], "uswap", "swapfile")
 				rz = ratio(ns[key[i], "uswap"], ns[key[i], "zram"])
 			}
 			if (cfg[i] == "uswap-idle")
-				rn = paired(key[i])
+				rn = paired(key[i], "uswap-idle", "none")
 			else if (cfg[i] != "none")
 				rn = ratio(ns[key[i], cfg[i]], ns[key[i], "none"])
 			print row[i], rs, rz, rn
@@ -709,6 +734,9 @@ if [[ -n $ZRAM_ALGO ]]; then
 fi
 if grep -q $'\toom-killed\t' "$out/results.tsv"; then
 	summary+=("oom-killed: the kernel OOM-killed the workload in its cgroup (memcg reclaim gave up while swapping)")
+fi
+if [[ -z ${SKIP[swapfile]:-} ]] && ((PAIRED_ROUNDS > 1)); then
+	summary+=("${PAIRED[*]}: $PAIRED_ROUNDS runs each under swapfile and uswap (after the first, back to back, which first alternates); the rows show the median run, uswap/swapfile is the median of the ratios of the k-th runs")
 fi
 summary+=("none and uswap-idle: $IDLE_ROUNDS pairs of runs, each workload under both back to back (which first alternates); the rows show the median run, vs none of uswap-idle is the median of the pairs' ratios (every run: runs.tsv, redis.runs.tsv)")
 summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB); redis: per GET of a random 4000-byte value ($REDIS_CLIENTS clients); none and uswap-idle make ${UNPAGED[access]}x the touches (redis: ${UNPAGED[redis]}x the requests) so that their phases last long enough to compare")
