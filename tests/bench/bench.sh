@@ -10,7 +10,7 @@
 # uswap-shim attach and by lowering the cgroup limit, in MiB/s. Also draws results.svg.
 # Usage: sudo tests/bench/bench.sh [--quick] [--size MIB] [--target MIB] [--out DIR]
 #                                  [--workloads LIST]
-#   --quick       256 MiB held at 64 MiB, fewer touches (about 12 minutes here)
+#   --quick       256 MiB held at 64 MiB, fewer touches (about 15 minutes here)
 #   --size MIB    working set (default 512; --quick 256)
 #   --target MIB  cgroup limit and uswap target (default 128; --quick 64)
 #   --out DIR     where results.{tsv,md,txt,svg}, redis.tsv, evict.tsv and logs/ go
