@@ -60,17 +60,24 @@ static void child_end(pid_t pid)
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
 }
 
-static void syscall_runs(void **state)
+/* A child, seized and stopped through its own vDSO's `syscall` instruction. */
+static pid_t child_attached(struct inject *in)
 {
 	pid_t pid = child_start();
-	struct inject in;
 	uint64_t ip;
+
+	assert_int_equal(inject_find_syscall_ip(pid, &ip), 0);
+	assert_int_equal(inject_attach(in, pid, ip, 1000), 0);
+	return pid;
+}
+
+static void syscall_runs(void **state)
+{
+	struct inject in;
+	pid_t pid = child_attached(&in);
 	long res = 0;
 
 	(void)state;
-	usleep(20000);
-	assert_int_equal(inject_find_syscall_ip(pid, &ip), 0);
-	assert_int_equal(inject_attach(&in, pid, ip, 1000), 0);
 	assert_int_equal(inject_syscall(&in, SYS_getpid, &res, 0, 0, 0, 0, 0, 0), 0);
 	assert_int_equal(res, pid);
 	assert_int_equal(inject_detach(&in), 0);
@@ -80,15 +87,11 @@ static void syscall_runs(void **state)
 /* The instruction at syscall_ip faults: an error at once, never a step loop. */
 static void faulting_ip_fails(void **state)
 {
-	pid_t pid = child_start();
 	struct inject in;
-	uint64_t ip;
+	pid_t pid = child_attached(&in);
 	long res = 0;
 
 	(void)state;
-	usleep(20000);
-	assert_int_equal(inject_find_syscall_ip(pid, &ip), 0);
-	assert_int_equal(inject_attach(&in, pid, ip, 1000), 0);
 	in.syscall_ip = UNMAPPED; /* what a stale address from the image before an exec is */
 	alarm(10);
 	assert_true(inject_syscall(&in, SYS_getpid, &res, 0, 0, 0, 0, 0, 0) < 0);
@@ -105,7 +108,6 @@ static void stale_ip_refused(void **state)
 	struct inject in;
 
 	(void)state;
-	usleep(20000);
 	assert_true(inject_attach(&in, pid, (uint64_t)no_syscall, 1000) < 0);
 	assert_false(in.seized);
 	assert_true(inject_attach(&in, pid, UNMAPPED, 1000) < 0);
