@@ -87,11 +87,27 @@ static int find_vdso(pid_t pid, uint64_t *ret_start, uint64_t *ret_end)
 	return r;
 }
 
+/* Does pid hold a `syscall` instruction (0f 05) at ip? 0, -ENOEXEC, or -errno. */
+static int holds_syscall(pid_t pid, uint64_t ip)
+{
+	uint8_t insn[2];
+	int r = target_read(pid, ip, insn, sizeof(insn));
+
+	if (r < 0)
+		return r;
+	return insn[0] == 0x0f && insn[1] == 0x05 ? 0 : -ENOEXEC;
+}
+
+/* A signal a faulting instruction raises: stepping it again would only raise it again. */
+static bool fault_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+}
+
 int inject_find_syscall_ip(pid_t pid, uint64_t *ret_ip)
 {
 	static uint64_t own_offset;
 	uint64_t start, end;
-	uint8_t insn[2];
 	int r;
 
 	if (!own_offset) {
@@ -114,11 +130,9 @@ int inject_find_syscall_ip(pid_t pid, uint64_t *ret_ip)
 		return r;
 	if (start + own_offset + 2 > end)
 		return -ENOENT;
-	r = target_read(pid, start + own_offset, insn, sizeof(insn));
+	r = holds_syscall(pid, start + own_offset);
 	if (r < 0)
 		return r;
-	if (insn[0] != 0x0f || insn[1] != 0x05)
-		return -ENOEXEC;
 	*ret_ip = start + own_offset;
 	return 0;
 }
@@ -218,10 +232,7 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 	/* The address was found before the stop: an exec since then replaced the image it
 	 * points into, and our syscalls must not run there (on a foreign instruction, or one
 	 * that faults). Stopped now, the thread cannot exec any more. */
-	uint8_t insn[2];
-
-	if (syscall_ip && (target_read(pid, syscall_ip, insn, sizeof(insn)) < 0 ||
-			   insn[0] != 0x0f || insn[1] != 0x05))
+	if (syscall_ip && holds_syscall(pid, syscall_ip) < 0)
 		return -ENOEXEC;
 	return 0;
 }
@@ -333,8 +344,7 @@ int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a
 		if (regs.rip != in->syscall_ip)
 			return -EIO;
 		sig = (st >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st);
-		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
-		    tries >= 100)
+		if (fault_signal(sig) || tries >= 100)
 			return -EFAULT;
 	}
 	*ret_result = (long)regs.rax;
@@ -417,8 +427,7 @@ int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, u
 			break;
 		/* A fault in the runner (the program unmapped or replaced it): the signal is
 		 * not delivered, the caller's registers come back at detach. */
-		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGTRAP ||
-		    sig == SIGFPE)
+		if (fault_signal(sig) || sig == SIGTRAP)
 			return -EFAULT;
 		/* SIGSTOP (which cannot be blocked): go on, as inject_syscall does (the signal
 		 * is not delivered). */
