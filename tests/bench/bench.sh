@@ -244,7 +244,8 @@ before_phase() {
 		echo 0 >"$cg/memory.max_usage_in_bytes"
 	fi
 	vmstat_swap
-	R[in0]=${R[pswpin]} R[out0]=${R[pswpout]}
+	majflt "$run_wpid"
+	R[in0]=${R[pswpin]} R[out0]=${R[pswpout]} R[mj0]=${R[majflt]}
 	cpu_ticks c0
 }
 
@@ -258,7 +259,11 @@ after_phase() {
 	if kernel_cfg "$cfg"; then
 		peak=$(<"$cg/memory.max_usage_in_bytes")
 		R[phase_max_kib]=$((peak / 1024))
-		R[in]=$((R[pswpin] - R[in0])) R[out]=$((R[pswpout] - R[out0]))
+		# the workload's major faults: pswpin leaves out the zero pages the kernel keeps
+		# without I/O (1 in 16 of the pattern) and counts what swap readahead read
+		majflt "$run_wpid"
+		R[in]=$((R[majflt] - R[mj0])) R[out]=$((R[pswpout] - R[out0]))
+		say "  $cfg: $((R[pswpin] - R[in0])) pages read from swap (pswpin), ${R[in]} major faults"
 	fi
 	if [[ $cfg == zram ]]; then
 		local orig compr
@@ -741,7 +746,7 @@ fi
 summary+=("none and uswap-idle: $IDLE_ROUNDS pairs of runs, each workload under both back to back (which first alternates); the rows show the median run, vs none of uswap-idle is the median of the pairs' ratios (every run: runs.tsv, redis.runs.tsv)")
 summary+=("ns/touch: wall time of the timed phase per page touched (a touch reads and checks, or writes, 4 KiB); redis: per GET of a random 4000-byte value ($REDIS_CLIENTS clients); none and uswap-idle make ${UNPAGED[access]}x the touches (redis: ${UNPAGED[redis]}x the requests) so that their phases last long enough to compare")
 summary+=("max res: kernel = the cgroup's max_usage_in_bytes; none/uswap = RssAnon sampled every 100 ms (results.tsv: VmHWM too); phase = timed phase, run = with the fill")
-summary+=("ratios: ns/touch over that of no limit (vs none) and uswap's over the kernel's (>1: slower); pages in/out during the phase: kernel pswpin/pswpout, uswap faults/evictions")
+summary+=("ratios: ns/touch over that of no limit (vs none) and uswap's over the kernel's (>1: slower); pages in/out during the phase: kernel = the workload's major faults (its pswpin leaves out the zero pages it keeps without I/O and counts readahead; the log has both) / pswpout, uswap = faults/evictions")
 steal=$(awk -F'\t' 'NR > 1 && $21 != "" {
 		if (!($2 in lo)) { order[++n] = $2; lo[$2] = hi[$2] = $21 }
 		if ($21 + 0 < lo[$2] + 0) lo[$2] = $21

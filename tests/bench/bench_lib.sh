@@ -213,6 +213,17 @@ vmstat_swap() {
 	done </proc/vmstat
 }
 
+# The major faults of process $1 so far (field 12 of /proc/PID/stat, after the comm that
+# may hold spaces), into R[majflt]; 0 if it is gone.
+majflt() {
+	local st
+	R[majflt]=0
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	st=${st##*) }
+	read -r -a st <<<"$st"
+	R[majflt]=${st[9]}
+}
+
 # All CPUs' time so far and the part of it the hypervisor gave to others (steal), in ticks
 # of /proc/stat, into R[$1_total] and R[$1_steal].
 cpu_ticks() {
