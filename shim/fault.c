@@ -605,8 +605,15 @@ static void *fault_main(void *arg)
 
 int fault_thread_start(struct pager *p)
 {
+	int r;
+
 	fault_quit = false;
-	return -pthread_create(&fault_tid, NULL, fault_main, p);
+	r = pthread_create(&fault_tid, NULL, fault_main, p);
+	if (r)
+		return -r;
+	/* Told apart from the manager in ps -L, top -H and a debugger. */
+	pthread_setname_np(fault_tid, "uswap-fault");
+	return 0;
 }
 
 void fault_thread_stop(struct pager *p)
