@@ -682,14 +682,18 @@ bool space_same_mm(struct pager *p, struct space *sp, pid_t pid)
 	return syscall(SYS_kcmp, sp->pid, pid, KCMP_VM, 0, 0) == 0;
 }
 
-/* Write a fresh token into the first id page after sp->id_page that is still missing in sp's
- * mm; it becomes sp's token. 0, or -errno (-ENOSPC: no id page left). */
+/* Write a fresh token into the first id page after sp->id_page, wrapping around (page 0 is
+ * the probe of space_check), that is still missing in sp's mm; it becomes sp's token. 0, or
+ * -errno (-ENOSPC: no id page missing). */
 static int write_token(struct space *sp)
 {
 	static uint64_t counter;
 	_Alignas(4096) static uint8_t page[4096];
+	int from = sp->id_page < 0 ? 0 : sp->id_page;
+	int tries = sp->id_page < 0 ? ID_PAGES - 1 : ID_PAGES - 2;
 
-	for (int k = sp->id_page < 0 ? 1 : sp->id_page + 1; k < ID_PAGES; k++) {
+	for (int i = 0; i < tries; i++) {
+		int k = 1 + (from + i) % (ID_PAGES - 1);
 		struct uffdio_copy cp = { .dst = sp->scratch + SCRATCH_ARGS + k * PAGE_SIZE_4K,
 					  .src = (uint64_t)page,
 					  .len = PAGE_SIZE_4K };
@@ -787,6 +791,28 @@ int space_reinstall_fd(struct pager *p, struct space *sp)
 	return r;
 }
 
+/* A fork child inherits every id page its ancestors wrote a token into. It keeps only the
+ * one carrying its own token, so that its children find missing id pages however long the
+ * chain of forks. */
+static void discard_inherited_ids(struct space *sp, struct inject *in)
+{
+	uint64_t base = sp->scratch + SCRATCH_ARGS;
+	struct range ids[2] = {
+		{ base + PAGE_SIZE_4K, base + (uint64_t)sp->id_page * PAGE_SIZE_4K },
+		{ base + (uint64_t)(sp->id_page + 1) * PAGE_SIZE_4K,
+		  base + ID_PAGES * PAGE_SIZE_4K },
+	};
+	size_t n = 0;
+
+	if (sp->id_page < 1)
+		return;
+	for (size_t i = 0; i < 2; i++)
+		if (ids[i].end > ids[i].start)
+			ids[n++] = ids[i];
+	if (n && space_madvise(sp, in, ids, n, MADV_DONTNEED) < 0)
+		log_debug("pid %d: inherited id pages not discarded", sp->pid);
+}
+
 int space_adopt(struct pager *p, struct space *sp)
 {
 	struct inject in;
@@ -805,6 +831,7 @@ int space_adopt(struct pager *p, struct space *sp)
 	r = space_madvise(sp, &in, &stash, 1, MADV_DONTNEED);
 	if (r == 0)
 		sp->stash_dirty = false;
+	discard_inherited_ids(sp, &in);
 	if (p->have_kcmp && sp->parent && sp->parent->uffd >= 0)
 		inherited = syscall(SYS_kcmp, getpid(), sp->pid, KCMP_FILE, sp->parent->uffd,
 				    sp->target_fd) == 0;

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -314,6 +315,65 @@ static int op_exec_race(uint64_t n)
 		bad |= wait_child(pid, "exec-race fork+execve /bin/true");
 	}
 	return bad;
+}
+
+/* The RssAnon of this process (kB), from /proc/self/status; 0 if unreadable. */
+static uint64_t own_rss_anon_kib(void)
+{
+	char buf[4096], *s;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	s = strstr(buf, "RssAnon:");
+	return s ? strtoull(s + 8, NULL, 10) : 0;
+}
+
+/* A chain of n generations, each the fork child of the one before: every generation
+ * rewrites all of its memory (its own copy now), waits until a pager has evicted at least
+ * half of it (up to 60 s: a pager that no longer adopts deep generations leaves it
+ * resident), then forks the next. Every generation verifies its memory once its child is
+ * done; the exit status covers the whole chain. */
+static int op_fork_chain(uint64_t n)
+{
+	uint64_t own_kib = total_pages() * PAT_PAGE / 1024;
+
+	for (uint64_t gen = 1; gen <= n; gen++) {
+		pid_t pid = fork();
+		double end;
+
+		if (pid < 0)
+			die("fork: %m");
+		if (pid > 0) {
+			int bad = wait_child(pid, "in fork-chain child");
+
+			if (gen == 1)
+				return bad;
+			bad |= verify_all("in fork-chain generation after its child") != 0;
+			_exit(bad);
+		}
+		for (int r = 0; r < M.nreg; r++)
+			rewrite_pages(&M.reg[r], 0, M.reg[r].npages);
+		end = wl_now() + 60;
+		while (own_rss_anon_kib() > own_kib / 2) {
+			if (wl_now() > end) {
+				fprintf(stderr,
+					PROG ": fork-chain generation %" PRIu64
+					     " (pid %d): RssAnon %" PRIu64 " kB of %" PRIu64
+					     " kB not evicted within 60 s\n",
+					gen, (int)getpid(), own_rss_anon_kib(), own_kib);
+				_exit(1);
+			}
+			usleep(20000);
+		}
+	}
+	_exit(verify_all("in the last fork-chain generation") != 0);
 }
 
 static int op_mremap(void)
@@ -721,6 +781,8 @@ static int run_op(int k)
 		return op_fork_exec();
 	if (!strncmp(op, "exec-race:", 10))
 		return op_exec_race(strtoull(op + 10, NULL, 10));
+	if (!strncmp(op, "fork-chain:", 11))
+		return op_fork_chain(strtoull(op + 11, NULL, 10));
 	if (!strcmp(op, "wipefork"))
 		return op_wipefork();
 	if (!strcmp(op, "mremap"))
@@ -786,6 +848,9 @@ static void usage(FILE *f)
 		"                     write rewrite rewrite-odd\n"
 		"                     exec threads:N exec-race:N (N fork children that each\n"
 		"                     exec /bin/true after up to 2 ms)\n"
+		"                     fork-chain:N (N generations of fork children, each\n"
+		"                     rewriting its memory and waiting up to 60 s for a\n"
+		"                     pager to evict half of it before forking the next)\n"
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
 		"  --deny-exec        first refuse to make any memory executable (PR_SET_MDWE,\n"
 		"                     as systemd's MemoryDenyWriteExecute= does); exit 77 where\n"
@@ -814,6 +879,8 @@ static void parse_ops(char *list)
 			ok = wl_parse_u64(op + 8, 1, MAX_THREADS, &n) == 0;
 		if (!strncmp(op, "exec-race:", 10))
 			ok = wl_parse_u64(op + 10, 1, 100000, &n) == 0;
+		if (!strncmp(op, "fork-chain:", 11))
+			ok = wl_parse_u64(op + 11, 1, 1000, &n) == 0;
 		if (!ok)
 			bad_arg("unknown op '%s' (see --help)", op);
 		if (M.nops == MAX_OPS)
