@@ -744,6 +744,17 @@ static size_t restore_space(struct pager *p, struct space *sp)
 	return failed;
 }
 
+/* Whether sp's program exited or exec'ed (its evicted pages went with the old image). */
+static bool space_ended(struct pager *p, struct space *sp)
+{
+	enum space_health h;
+
+	pthread_mutex_lock(&p->lock);
+	h = sp->dead ? SPACE_GONE : space_check(p, sp);
+	pthread_mutex_unlock(&p->lock);
+	return h == SPACE_GONE || h == SPACE_EXECED;
+}
+
 static void unregister_all(struct space *sp)
 {
 	for (size_t i = 0; i < sp->nregs; i++) {
@@ -778,8 +789,17 @@ static int restore_all(struct manager *m)
 
 	write_status(m, "stopping");
 	evict_drain_writes(p);
-	for (struct space *sp = p->spaces; sp; sp = sp->next)
-		failed += restore_space(p, sp);
+	/* A program that exited since the last tick took its evicted pages with it. */
+	check_spaces(m);
+	for (struct space *sp = p->spaces; sp; sp = sp->next) {
+		size_t f = restore_space(p, sp);
+
+		if (f && space_ended(p, sp)) {
+			log_debug("pid %d exited while its pages were put back", sp->pid);
+			f = 0;
+		}
+		failed += f;
+	}
 	if (failed) {
 		/* Keep the uffds registered: closing them would turn these pages to zeros. */
 		log_error("%zu evicted pages could not be restored; staying attached", failed);
