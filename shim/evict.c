@@ -216,12 +216,21 @@ static int register_vma(struct pager *p, struct space *sp, uint64_t s, uint64_t 
 	return r;
 }
 
+static bool overlaps(const struct range *r, size_t n, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].start < end && r[i].end > start)
+			return true;
+	return false;
+}
+
 /* Pick candidate pages starting at the clock hand; register their VMAs. */
 static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 {
 	_cleanup_free_ struct uswap_vma *v = NULL;
+	_cleanup_free_ struct range *locked = NULL;
 	_cleanup_close_ int pmfd = -1;
-	size_t n, first = 0;
+	size_t n, first = 0, nlocked = 0;
 	uint64_t now = now_ns(), seq;
 	int r;
 
@@ -235,6 +244,10 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	if (r < 0)
 		return r;
 	if (!n)
+		return 0;
+	/* Locked memory (mlock, mlockall) must stay in RAM: the kernel would refuse to MOVE or
+	 * discard it anyway. Without its ranges nothing is evicted from the process. */
+	if (sp->locked && space_locked_ranges(sp->pid, &locked, &nlocked) < 0)
 		return 0;
 	pmfd = pagemap_open(sp->pid);
 	if (pmfd < 0)
@@ -258,7 +271,8 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 				break;
 			e = USWAP_MIN(e, sp->cursor);
 		}
-		if (s >= e || !uswap_vma_evictable(&v[i]))
+		if (s >= e || !uswap_vma_evictable(&v[i]) ||
+		    overlaps(locked, nlocked, v[i].start, v[i].end))
 			continue;
 		pthread_mutex_lock(&p->lock);
 		if (sp->vma_seq != seq) {

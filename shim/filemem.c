@@ -183,6 +183,16 @@ static void reclaim(struct filemem *fm, const struct uswap_cgroup *cg, uint64_t 
 	fm->told = true;
 }
 
+/* Anonymous memory the pager cannot evict, anon bytes of it: "anon-locked" when locked memory
+ * (mlock, mlockall) is at least half of it, else "anon-unevictable". */
+static void set_anon_reason(struct filemem *fm, uint64_t anon)
+{
+	bool locked = fm->locked_bytes && fm->locked_bytes >= anon / 2;
+
+	snprintf(fm->reason, sizeof(fm->reason), "%s", locked ? "anon-locked" : "anon-unevictable");
+	fm->reason_bytes = locked ? fm->locked_bytes : anon;
+}
+
 void filemem_tick(struct filemem *fm, const struct uswap_cgroup *cg, bool unreachable,
 		  uint64_t usage, uint64_t target, const char *id)
 {
@@ -197,14 +207,16 @@ void filemem_tick(struct filemem *fm, const struct uswap_cgroup *cg, bool unreac
 	if (!cg || cg->dirfd < 0) {
 		/* run and attach: the target is RssAnon, so what is left is anonymous memory
 		 * the pager cannot page (shared, mlocked, stacks, unarmed processes). */
-		snprintf(fm->reason, sizeof(fm->reason), "anon-unevictable");
-		fm->reason_bytes = usage;
+		set_anon_reason(fm, usage);
 		return;
 	}
 	if (uswap_cgroup_stat(cg, &st) < 0)
 		return;
 	why = filemem_reason(usage, &st, &fm->reason_bytes);
-	snprintf(fm->reason, sizeof(fm->reason), "%s", why);
+	if (!strcmp(why, "anon-unevictable"))
+		set_anon_reason(fm, fm->reason_bytes);
+	else
+		snprintf(fm->reason, sizeof(fm->reason), "%s", why);
 	cache = st.file - USWAP_MIN(st.shmem, st.file);
 	now = now_ns();
 	if (fm->no_pageout || cache < RECLAIM_MIN_BYTES || now < fm->next_reclaim_ns)

@@ -16,6 +16,7 @@
 
 struct filemem {
 	char reason[32]; /* "" while the target is reachable */
+	uint64_t locked_bytes; /* the processes' locked memory (VmLck), set by the caller */
 	uint64_t reason_bytes;
 	uint64_t next_reclaim_ns;
 	bool told; /* the first reclaim was logged */

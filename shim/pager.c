@@ -497,13 +497,20 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 	}
 }
 
-static uint64_t rss_anon(pid_t pid)
+/* RssAnon of pid, and its locked memory (VmLck, mlock) into *locked if not NULL; 0 when
+ * unreadable. */
+static uint64_t rss_anon(pid_t pid, uint64_t *locked)
 {
 	char path[64], buf[4096], *s;
 
+	if (locked)
+		*locked = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
+	s = strstr(buf, "VmLck:");
+	if (locked && s)
+		*locked = strtoull(s + 6, NULL, 10) * 1024;
 	s = strstr(buf, "RssAnon:");
 	return s ? strtoull(s + 8, NULL, 10) * 1024 : 0;
 }
@@ -513,21 +520,42 @@ static void measure(struct manager *m)
 	uint64_t usage;
 
 	m->rss = 0;
+	m->fm.locked_bytes = 0;
 	for (size_t i = 0; i < m->nt; i++) {
-		uint64_t r;
+		uint64_t r, locked;
 
 		if (m->t[i].alias)
 			continue;
-		r = rss_anon(m->t[i].pid);
-		if (m->t[i].sp)
+		r = rss_anon(m->t[i].pid, &locked);
+		if (m->t[i].sp) {
 			m->t[i].sp->rss_anon = r;
+			m->t[i].sp->locked = locked;
+		}
 		m->rss += r;
+		m->fm.locked_bytes += locked;
 	}
 	/* A container's target applies to what its memory cgroup is charged. */
 	m->usage = m->cg.dirfd >= 0 && uswap_cgroup_usage(&m->cg, &usage) == 0 ? usage : m->rss;
 }
 
 /* ---- enforcement ---- */
+
+/* A program that locks its memory after it was armed (mlockall) locks the pager's stash and
+ * scratch with it. Checked whenever its locked size changes. */
+static void unlock_spaces(struct manager *m)
+{
+	for (size_t i = 0; i < m->nt; i++) {
+		struct space *sp = m->t[i].sp;
+		int r;
+
+		if (!sp || m->t[i].alias || sp->dead || !sp->pid || sp->locked == sp->locked_seen)
+			continue;
+		sp->locked_seen = sp->locked;
+		if (sp->locked && (r = space_unlock_own(sp)) < 0)
+			log_debug_errno(r, "pid %d: cannot unlock the pager's mappings: %m",
+					sp->pid);
+	}
+}
 
 static struct space *largest_space(struct manager *m, const bool *exhausted)
 {
@@ -680,7 +708,7 @@ static void write_status(struct manager *m, const char *state)
 	st.faults_per_sec = m->faults_per_sec;
 	latency(p, &st.fault_p50_us, &st.fault_p99_us);
 	inject_stop_stats(&st.stops_total, &st.stopped_ms_total, &st.stopped_ms_max);
-	st.shim_rss_bytes = rss_anon(getpid());
+	st.shim_rss_bytes = rss_anon(getpid(), NULL);
 	st.store_cache_bytes = store_cache_bytes(&p->store);
 	snprintf(st.state, sizeof(st.state), "%s", state);
 	snprintf(st.reason, sizeof(st.reason), "%s", m->fm.reason);
@@ -1105,6 +1133,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 			check_stale_children(p);
 			evict_finish_writes(p, false);
 			measure(&m);
+			unlock_spaces(&m);
 			busy = enforce(&m);
 			set_headroom(&m);
 			filemem_tick(&m.fm, &m.cg, m.unreachable, m.usage, cfg->target, cfg->id);

@@ -133,6 +133,8 @@ struct space {
 	uint32_t recent_chunks[FILL_RECENT];
 	unsigned recent_pos;
 	uint64_t rss_anon;
+	uint64_t locked; /* VmLck: its locked mappings are never evicted */
+	uint64_t locked_seen; /* VmLck when the pager's own mappings were last checked */
 	uint64_t evicted_pages_total;
 };
 

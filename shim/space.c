@@ -397,6 +397,85 @@ static void map_runner(struct pager *p, struct space *sp, struct inject *in, uin
 	sp->runner = addr;
 }
 
+static int write_token(struct space *sp);
+
+/* Empty the id pages but page 0 (the probe of space_check) and the one with sp's token. */
+static int discard_ids(struct space *sp, struct inject *in)
+{
+	uint64_t base = sp->scratch + SCRATCH_ARGS;
+	int keep = sp->id_page < 1 ? 0 : sp->id_page;
+	struct range ids[2] = {
+		{ base + PAGE_SIZE_4K, base + (uint64_t)keep * PAGE_SIZE_4K },
+		{ base + (uint64_t)(keep + 1) * PAGE_SIZE_4K, base + ID_PAGES * PAGE_SIZE_4K },
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < 2; i++)
+		if (ids[i].end > ids[i].start)
+			ids[n++] = ids[i];
+	return space_madvise(sp, in, ids, n, MADV_DONTNEED);
+}
+
+/* Whether a lock of the program's (mlockall) covers one of the pager's mappings. Its smaps
+ * are read only when its status shows locked memory. */
+static bool own_locked(struct space *sp, pid_t pid)
+{
+	_cleanup_free_ struct range *r = NULL;
+	char path[64], buf[4096], *lck;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (uswap_read_small(path, buf, sizeof(buf)) <= 0 || !(lck = strstr(buf, "VmLck:")) ||
+	    strtoull(lck + 6, NULL, 10) == 0)
+		return false;
+	if (space_locked_ranges(pid, &r, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((r[i].start < sp->stash + STASH_SIZE && r[i].end > sp->stash) ||
+		    (r[i].start < sp->scratch + SCRATCH_SIZE && r[i].end > sp->scratch) ||
+		    (sp->runner && r[i].start <= sp->runner && r[i].end > sp->runner))
+			return true;
+	return false;
+}
+
+/* mlockall locks the pager's mappings with the program's and fills them: 16 MiB of stash held
+ * in the program's memory, and id pages that are never missing again. Unlock them and empty
+ * the stash and the id pages (all but the one with sp's token). 0 or -errno. */
+static int unlock_own(struct space *sp, struct inject *in)
+{
+	struct range stash = { sp->stash, sp->stash + STASH_SIZE };
+	long res;
+	int r;
+
+	r = rsys(in, &res, SYS_munlock, sp->stash, STASH_SIZE, 0, 0, 0, 0);
+	if (r == 0)
+		r = rsys(in, &res, SYS_munlock, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
+	if (r == 0 && sp->runner)
+		r = rsys(in, &res, SYS_munlock, sp->runner, PAGE_SIZE_4K, 0, 0, 0, 0);
+	if (r == 0)
+		r = space_madvise(sp, in, &stash, 1, MADV_DONTNEED);
+	return r < 0 ? r : discard_ids(sp, in);
+}
+
+int space_unlock_own(struct space *sp)
+{
+	struct inject in;
+	int r;
+
+	if (!own_locked(sp, sp->pid))
+		return 0;
+	r = space_attach(sp, &in, 200);
+	if (r < 0)
+		return r;
+	r = unlock_own(sp, &in);
+	inject_detach(&in);
+	if (r == 0)
+		log_info("pid %d: locks its memory (mlockall): the pager's own mappings unlocked, "
+			 "its locked ones are never evicted",
+			 sp->pid);
+	return r;
+}
+
 static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 {
 	/* 64 TiB: the middle of a 47-bit address space, far below the libraries. */
@@ -418,6 +497,16 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: stash mmap failed: %m", sp->pid);
 	map_runner(p, sp, in, hint + (2ull << 20));
+	/* A program that called mlockall(MCL_FUTURE) gets them locked and filled at once. */
+	if (own_locked(sp, in->pid)) {
+		r = unlock_own(sp, in);
+		if (r < 0)
+			return log_debug_errno(r, "pid %d: cannot unlock the pager's mappings: %m",
+					       sp->pid);
+		log_info("pid %d: locks its memory (mlockall): its locked mappings are never "
+			 "evicted",
+			 sp->pid);
+	}
 	tfd = target_new_uffd(p, in, sp->pidfd, sp->scratch);
 	if (tfd < 0)
 		return log_debug_errno(tfd, "pid %d: no userfaultfd in target: %m", sp->pid);
@@ -440,6 +529,11 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 
 	if (ioctl(sp->uffd, UFFDIO_ZEROPAGE, &zp) < 0 && errno != EEXIST)
 		return -errno;
+	/* A token from the start: a later mlockall fills the missing id pages, and the pager
+	 * must still know the process to unlock its mappings there. */
+	r = write_token(sp);
+	if (r < 0)
+		return log_debug_errno(r, "pid %d: no id token: %m", sp->pid);
 	probe_pm_self(sp, in);
 	return 0;
 }
@@ -567,37 +661,25 @@ static void add_reg(struct space *sp, uint64_t start, uint64_t end)
 	sp->regs[sp->nregs++] = (struct range){ start, end };
 }
 
-void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
+/* Read pid's smaps and call fn for each VMA with its VmFlags line. 0, or -errno. */
+static int smaps_each(pid_t pid,
+		      void (*fn)(uint64_t start, uint64_t end, const char *flags, void *arg),
+		      void *arg)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	uint64_t start = 0, end = 0;
 	char path[64];
 	size_t len;
+	int r;
 
-	if (!child->inherit_unchecked)
-		return;
-	child->inherit_unchecked = false;
-	if (pid <= 0) {
-		log_warn("a fork child's wipe-on-fork ranges are unknown (its parent is gone)");
-		return;
-	}
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || uswap_read_all(fd, 256u << 20, &buf, &len) < 0) {
-		log_warn("pid %d: cannot read %s: wipe-on-fork ranges of a fork child unknown",
-			 (int)pid, path);
-		return;
-	}
-	/* Which of the child's VMAs are registered is rebuilt from the kernel's own view (the
-	 * "um" flag): the parent's record, copied at the fork, also covers VMAs that fork did
-	 * not copy (MADV_DONTFORK). Trusting it, a VMA the child maps there later would be taken
-	 * as registered and its pages moved out with nothing to fault to on their next access.
-	 * From the parent's smaps (the child not identified yet) only what fork left out goes. */
-	bool own = pid == child->pid;
-
-	if (own)
-		child->nregs = 0;
+	if (fd < 0)
+		return -errno;
+	r = uswap_read_all(fd, 256u << 20, &buf, &len);
+	if (r < 0)
+		return r;
 	for (char *line = buf, *next; *line; line = next) {
 		uint64_t a, b;
 		char dash;
@@ -606,15 +688,8 @@ void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
 		if (*next)
 			*next++ = '\0';
 		if (!strncmp(line, "VmFlags:", 8)) {
-			/* "wf" (wipe-on-fork: the child reads zeros), "dc" (not copied at all). */
-			bool wiped = vmflag(line, "wf"), gone = vmflag(line, "dc");
-
-			if (end > start && (wiped || gone))
-				space_drop_range(p, child, start, end);
-			if (end > start && own && !gone && vmflag(line, "um"))
-				add_reg(child, start, end);
-			else if (end > start && !own && gone)
-				space_forget_regs(child, start, end);
+			if (end > start)
+				fn(start, end, line, arg);
 		} else if (sscanf(line, "%" SCNx64 "%c%" SCNx64 " ", &a, &dash, &b) == 3 &&
 			   dash == '-') {
 			/* A VMA's first line. Only a whole match counts: field lines such as
@@ -623,6 +698,95 @@ void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
 			end = b;
 		}
 	}
+	return 0;
+}
+
+struct inherit_check {
+	struct pager *p;
+	struct space *child;
+	bool own;
+};
+
+static void check_inherited_vma(uint64_t start, uint64_t end, const char *flags, void *arg)
+{
+	struct inherit_check *c = arg;
+	/* "wf" (wipe-on-fork: the child reads zeros), "dc" (not copied at all). */
+	bool wiped = vmflag(flags, "wf"), gone = vmflag(flags, "dc");
+
+	if (wiped || gone)
+		space_drop_range(c->p, c->child, start, end);
+	if (c->own && !gone && vmflag(flags, "um"))
+		add_reg(c->child, start, end);
+	else if (!c->own && gone)
+		space_forget_regs(c->child, start, end);
+}
+
+void space_check_inherited(struct pager *p, struct space *child, pid_t pid)
+{
+	struct inherit_check c = { p, child, pid == child->pid };
+
+	if (!child->inherit_unchecked)
+		return;
+	child->inherit_unchecked = false;
+	if (pid <= 0) {
+		log_warn("a fork child's wipe-on-fork ranges are unknown (its parent is gone)");
+		return;
+	}
+	/* Which of the child's VMAs are registered is rebuilt from the kernel's own view (the
+	 * "um" flag): the parent's record, copied at the fork, also covers VMAs that fork did
+	 * not copy (MADV_DONTFORK). Trusting it, a VMA the child maps there later would be taken
+	 * as registered and its pages moved out with nothing to fault to on their next access.
+	 * From the parent's smaps (the child not identified yet) only what fork left out goes. */
+	size_t nregs = child->nregs;
+
+	if (c.own)
+		child->nregs = 0;
+	/* smaps_each reads the whole file before the first call: a failure changes nothing. */
+	if (smaps_each(pid, check_inherited_vma, &c) < 0) {
+		child->nregs = nregs;
+		log_warn("pid %d: cannot read its smaps: wipe-on-fork ranges of a fork child "
+			 "unknown",
+			 (int)pid);
+	}
+}
+
+struct locked_list {
+	struct range *r;
+	size_t n;
+	int err;
+};
+
+static void add_locked_vma(uint64_t start, uint64_t end, const char *flags, void *arg)
+{
+	struct locked_list *l = arg;
+	struct range *n;
+
+	/* "lo": mlock, mlockall; "lf": locked on fault (MLOCK_ONFAULT, MCL_ONFAULT). */
+	if (l->err || !(vmflag(flags, "lo") || vmflag(flags, "lf")))
+		return;
+	n = realloc(l->r, (l->n + 1) * sizeof(*n));
+	if (!n) {
+		l->err = -ENOMEM;
+		return;
+	}
+	l->r = n;
+	l->r[l->n++] = (struct range){ start, end };
+}
+
+int space_locked_ranges(pid_t pid, struct range **ret, size_t *ret_n)
+{
+	struct locked_list l = { 0 };
+	int r = smaps_each(pid, add_locked_vma, &l);
+
+	if (r == 0)
+		r = l.err;
+	if (r < 0) {
+		free(l.r);
+		return r;
+	}
+	*ret = l.r;
+	*ret_n = l.n;
+	return 0;
 }
 
 struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
@@ -791,28 +955,6 @@ int space_reinstall_fd(struct pager *p, struct space *sp)
 	return r;
 }
 
-/* A fork child inherits every id page its ancestors wrote a token into. It keeps only the
- * one carrying its own token, so that its children find missing id pages however long the
- * chain of forks. */
-static void discard_inherited_ids(struct space *sp, struct inject *in)
-{
-	uint64_t base = sp->scratch + SCRATCH_ARGS;
-	struct range ids[2] = {
-		{ base + PAGE_SIZE_4K, base + (uint64_t)sp->id_page * PAGE_SIZE_4K },
-		{ base + (uint64_t)(sp->id_page + 1) * PAGE_SIZE_4K,
-		  base + ID_PAGES * PAGE_SIZE_4K },
-	};
-	size_t n = 0;
-
-	if (sp->id_page < 1)
-		return;
-	for (size_t i = 0; i < 2; i++)
-		if (ids[i].end > ids[i].start)
-			ids[n++] = ids[i];
-	if (n && space_madvise(sp, in, ids, n, MADV_DONTNEED) < 0)
-		log_debug("pid %d: inherited id pages not discarded", sp->pid);
-}
-
 int space_adopt(struct pager *p, struct space *sp)
 {
 	struct inject in;
@@ -831,7 +973,9 @@ int space_adopt(struct pager *p, struct space *sp)
 	r = space_madvise(sp, &in, &stash, 1, MADV_DONTNEED);
 	if (r == 0)
 		sp->stash_dirty = false;
-	discard_inherited_ids(sp, &in);
+	/* It inherited every id page its ancestors wrote a token into: it keeps only its own,
+	 * so that its children find missing ones however long the chain of forks. */
+	discard_ids(sp, &in);
 	if (p->have_kcmp && sp->parent && sp->parent->uffd >= 0)
 		inherited = syscall(SYS_kcmp, getpid(), sp->pid, KCMP_FILE, sp->parent->uffd,
 				    sp->target_fd) == 0;

@@ -19,6 +19,14 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd);
  * the parent as a fallback. Lock held. */
 void space_check_inherited(struct pager *p, struct space *sp, pid_t pid);
 
+/* The VMAs of pid that are locked in memory (mlock, mlockall), from its smaps: a malloc'ed
+ * array the caller frees. 0 or -errno. */
+int space_locked_ranges(pid_t pid, struct range **ret, size_t *ret_n);
+
+/* The program locked the pager's mappings with its own (mlockall after it was armed): unlock
+ * and empty them. 0 (also when nothing of the pager's is locked) or -errno. */
+int space_unlock_own(struct space *sp);
+
 /* Give identified fork child sp its own uffd inside the target and free its inherited
  * stash. 0 or -errno. */
 int space_adopt(struct pager *p, struct space *sp);

@@ -73,6 +73,22 @@ static void test_tick_no_cgroup(void **state)
 	assert_string_equal(fm.reason, "");
 }
 
+/* Locked memory (VmLck, set by the manager) is named when it is at least half of what is
+ * left. */
+static void test_tick_locked(void **state)
+{
+	struct filemem fm = { .locked_bytes = 40 * MIB };
+
+	filemem_tick(&fm, NULL, true, 80 * MIB, 64 * MIB, NULL);
+	assert_string_equal(fm.reason, "anon-locked");
+	assert_true(fm.reason_bytes == 40 * MIB);
+	fm.locked_bytes = 10 * MIB;
+	filemem_tick(&fm, NULL, true, 80 * MIB, 64 * MIB, NULL);
+	assert_string_equal(fm.reason, "anon-unevictable");
+	assert_true(fm.reason_bytes == 80 * MIB);
+	assert_true(fm.locked_bytes == 10 * MIB);
+}
+
 struct scratch {
 	char dir[64];
 	struct uswap_cgroup cg;
@@ -173,6 +189,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_tick_no_cgroup),
+		cmocka_unit_test(test_tick_locked),
 		cmocka_unit_test_setup_teardown(test_tick_reclaim_v2, scratch_setup,
 						scratch_teardown),
 	};

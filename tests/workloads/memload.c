@@ -60,6 +60,7 @@ static struct {
 	uint64_t hold;
 	uint64_t touch;
 	bool deny_exec;
+	const char *mlock; /* NULL, "half" or "all" */
 	char *ops[MAX_OPS];
 	int nops;
 
@@ -852,6 +853,8 @@ static void usage(FILE *f)
 		"                     rewriting its memory and waiting up to 60 s for a\n"
 		"                     pager to evict half of it before forking the next)\n"
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
+		"  --mlock half|all   half: after the fill, mlock the first half of the first\n"
+		"                     region; all: first mlockall(MCL_CURRENT | MCL_FUTURE)\n"
 		"  --deny-exec        first refuse to make any memory executable (PR_SET_MDWE,\n"
 		"                     as systemd's MemoryDenyWriteExecute= does); exit 77 where\n"
 		"                     the kernel has no PR_SET_MDWE\n"
@@ -901,6 +904,7 @@ static void parse_args(int argc, char **argv)
 		O_TOUCH,
 		O_RESULT,
 		O_DENY_EXEC,
+		O_MLOCK,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -913,6 +917,7 @@ static void parse_args(int argc, char **argv)
 		{ "touch-loop", required_argument, NULL, O_TOUCH },
 		{ "result", required_argument, NULL, O_RESULT },
 		{ "deny-exec", no_argument, NULL, O_DENY_EXEC },
+		{ "mlock", required_argument, NULL, O_MLOCK },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -956,6 +961,11 @@ static void parse_args(int argc, char **argv)
 		case O_DENY_EXEC:
 			M.deny_exec = true;
 			break;
+		case O_MLOCK:
+			if (strcmp(optarg, "half") && strcmp(optarg, "all"))
+				bad_arg("invalid --mlock '%s' (half or all)", optarg);
+			M.mlock = optarg;
+			break;
 		case O_HELP:
 			usage(stdout);
 			exit(0);
@@ -983,7 +993,12 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	if (M.mlock && !strcmp(M.mlock, "all") && mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		die("mlockall: %m");
 	setup_and_fill();
+	if (M.mlock && !strcmp(M.mlock, "half") &&
+	    mlock(M.reg[0].addr, M.reg[0].npages / 2 * PAT_PAGE) < 0)
+		die("mlock: %m");
 	write_ready();
 	wait_or_hold();
 	if (getenv("MEMLOAD_FAULT"))
