@@ -20,7 +20,10 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -61,6 +64,7 @@ static struct {
 	uint64_t touch;
 	bool deny_exec;
 	const char *mlock; /* NULL, "half" or "all" */
+	bool own_uffd;
 	char *ops[MAX_OPS];
 	int nops;
 
@@ -190,6 +194,25 @@ static void setup_and_fill(void)
 		M.gen[i] = 1;
 	for (size_t i = 0; i < npages; i++)
 		fill_page(&M.reg[0], i);
+}
+
+/* Register the first half of the memory with a userfaultfd of our own (kept open): the
+ * kernel allows one per mapping, so a pager must leave that range alone. */
+static void own_uffd(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { (unsigned long)M.reg[0].addr, M.reg[0].npages / 2 * PAT_PAGE },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0 || ioctl(fd, UFFDIO_API, &api) < 0)
+		die("userfaultfd: %m");
+	if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+		die("UFFDIO_REGISTER of our own memory: %m");
+	printf(PROG ": own userfaultfd registered on %zu pages\n", M.reg[0].npages / 2);
+	fflush(stdout);
 }
 
 /* ---- operations ---- */
@@ -855,6 +878,9 @@ static void usage(FILE *f)
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
 		"  --mlock half|all   half: after the fill, mlock the first half of the first\n"
 		"                     region; all: first mlockall(MCL_CURRENT | MCL_FUTURE)\n"
+		"  --own-uffd         after the fill, register the first half of the memory\n"
+		"                     with a userfaultfd of its own (write-protect mode, never\n"
+		"                     protecting a page), as a program that pages itself would\n"
 		"  --deny-exec        first refuse to make any memory executable (PR_SET_MDWE,\n"
 		"                     as systemd's MemoryDenyWriteExecute= does); exit 77 where\n"
 		"                     the kernel has no PR_SET_MDWE\n"
@@ -905,6 +931,7 @@ static void parse_args(int argc, char **argv)
 		O_RESULT,
 		O_DENY_EXEC,
 		O_MLOCK,
+		O_OWN_UFFD,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -918,6 +945,7 @@ static void parse_args(int argc, char **argv)
 		{ "result", required_argument, NULL, O_RESULT },
 		{ "deny-exec", no_argument, NULL, O_DENY_EXEC },
 		{ "mlock", required_argument, NULL, O_MLOCK },
+		{ "own-uffd", no_argument, NULL, O_OWN_UFFD },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -961,6 +989,9 @@ static void parse_args(int argc, char **argv)
 		case O_DENY_EXEC:
 			M.deny_exec = true;
 			break;
+		case O_OWN_UFFD:
+			M.own_uffd = true;
+			break;
 		case O_MLOCK:
 			if (strcmp(optarg, "half") && strcmp(optarg, "all"))
 				bad_arg("invalid --mlock '%s' (half or all)", optarg);
@@ -999,6 +1030,8 @@ int main(int argc, char **argv)
 	if (M.mlock && !strcmp(M.mlock, "half") &&
 	    mlock(M.reg[0].addr, M.reg[0].npages / 2 * PAT_PAGE) < 0)
 		die("mlock: %m");
+	if (M.own_uffd)
+		own_uffd();
 	write_ready();
 	wait_or_hold();
 	if (getenv("MEMLOAD_FAULT"))
