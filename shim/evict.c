@@ -228,7 +228,7 @@ static bool overlaps(const struct range *r, size_t n, uint64_t start, uint64_t e
 static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 {
 	_cleanup_free_ struct uswap_vma *v = NULL;
-	_cleanup_free_ struct range *locked = NULL;
+	const struct range *locked;
 	_cleanup_close_ int pmfd = -1;
 	size_t n, first = 0, nlocked = 0;
 	uint64_t now = now_ns(), seq;
@@ -246,9 +246,19 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	if (!n)
 		return 0;
 	/* Locked memory (mlock, mlockall) must stay in RAM: the kernel would refuse to MOVE or
-	 * discard it anyway. Without its ranges nothing is evicted from the process. */
-	if (sp->locked && space_locked_ranges(sp->pid, &locked, &nlocked) < 0)
-		return 0;
+	 * discard it anyway. Its ranges come from smaps, read again when the locked size or the
+	 * mappings change; without them nothing is evicted from the process. */
+	if (sp->locked && (sp->locked != sp->locked_key || seq != sp->locked_seq || !sp->lranges)) {
+		free(sp->lranges);
+		sp->lranges = NULL;
+		sp->nlranges = 0;
+		if (space_locked_ranges(sp->pid, &sp->lranges, &sp->nlranges) < 0)
+			return 0;
+		sp->locked_key = sp->locked;
+		sp->locked_seq = seq;
+	}
+	locked = sp->locked ? sp->lranges : NULL;
+	nlocked = sp->locked ? sp->nlranges : 0;
 	pmfd = pagemap_open(sp->pid);
 	if (pmfd < 0)
 		return pmfd;

@@ -135,6 +135,9 @@ struct space {
 	uint64_t rss_anon;
 	uint64_t locked; /* VmLck: its locked mappings are never evicted */
 	uint64_t locked_seen; /* VmLck when the pager's own mappings were last checked */
+	struct range *lranges; /* its locked VMAs, read at VmLck locked_key and vma_seq locked_seq */
+	size_t nlranges;
+	uint64_t locked_key, locked_seq;
 	uint64_t evicted_pages_total;
 };
 

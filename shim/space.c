@@ -578,6 +578,7 @@ static void space_free(struct space *sp)
 	pmap_free(&sp->map);
 	pmap_free(&sp->clean);
 	free(sp->regs);
+	free(sp->lranges);
 	free(sp);
 }
 
