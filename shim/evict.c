@@ -224,6 +224,28 @@ static bool overlaps(const struct range *r, size_t n, uint64_t start, uint64_t e
 	return false;
 }
 
+/* [start,end) is registered with another userfaultfd (the program's own: the kernel allows
+ * one per mapping): it is the program's, and passed over until its mappings change. */
+static void note_foreign(struct space *sp, uint64_t seq, uint64_t start, uint64_t end)
+{
+	struct range *n;
+
+	if (sp->foreign_seq != seq) {
+		sp->nforeign = 0;
+		sp->foreign_seq = seq;
+	}
+	n = realloc(sp->foreign, (sp->nforeign + 1) * sizeof(*n));
+	if (!n)
+		return;
+	sp->foreign = n;
+	sp->foreign[sp->nforeign++] = (struct range){ start, end };
+	if (!sp->foreign_told)
+		log_info(
+			"pid %d: %#lx-%#lx is registered with a userfaultfd of its own: left to it",
+			sp->pid, (unsigned long)start, (unsigned long)end);
+	sp->foreign_told = true;
+}
+
 /* Pick candidate pages starting at the clock hand; register their VMAs. */
 static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 {
@@ -282,7 +304,9 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 			e = USWAP_MIN(e, sp->cursor);
 		}
 		if (s >= e || !uswap_vma_evictable(&v[i]) ||
-		    overlaps(locked, nlocked, v[i].start, v[i].end))
+		    overlaps(locked, nlocked, v[i].start, v[i].end) ||
+		    (sp->foreign_seq == seq &&
+		     overlaps(sp->foreign, sp->nforeign, v[i].start, v[i].end)))
 			continue;
 		pthread_mutex_lock(&p->lock);
 		if (sp->vma_seq != seq) {
@@ -292,6 +316,10 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 		registered = space_registered(sp, v[i].start, v[i].end);
 		r = registered ? 0 : register_vma(p, sp, v[i].start, v[i].end);
 		pthread_mutex_unlock(&p->lock);
+		if (r == -EBUSY) {
+			note_foreign(sp, seq, v[i].start, v[i].end);
+			continue;
+		}
 		if (r < 0) {
 			log_debug_errno(r, "pid %d: cannot register %#lx-%#lx: %m", sp->pid,
 					(unsigned long)v[i].start, (unsigned long)v[i].end);

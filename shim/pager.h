@@ -138,6 +138,11 @@ struct space {
 	struct range *lranges; /* its locked VMAs, read at VmLck locked_key and vma_seq locked_seq */
 	size_t nlranges;
 	uint64_t locked_key, locked_seq;
+	/* VMAs registered with another userfaultfd (the program's), valid at vma_seq foreign_seq */
+	struct range *foreign;
+	size_t nforeign;
+	uint64_t foreign_seq;
+	bool foreign_told; /* logged once */
 	uint64_t evicted_pages_total;
 };
 

@@ -579,6 +579,7 @@ static void space_free(struct space *sp)
 	pmap_free(&sp->clean);
 	free(sp->regs);
 	free(sp->lranges);
+	free(sp->foreign);
 	free(sp);
 }
 
