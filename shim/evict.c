@@ -216,14 +216,6 @@ static int register_vma(struct pager *p, struct space *sp, uint64_t s, uint64_t 
 	return r;
 }
 
-static bool overlaps(const struct range *r, size_t n, uint64_t start, uint64_t end)
-{
-	for (size_t i = 0; i < n; i++)
-		if (r[i].start < end && r[i].end > start)
-			return true;
-	return false;
-}
-
 /* [start,end) is registered with another userfaultfd (the program's own: the kernel allows
  * one per mapping): it is the program's, and passed over until its mappings change. */
 static void note_foreign(struct space *sp, uint64_t seq, uint64_t start, uint64_t end)
@@ -304,9 +296,9 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 			e = USWAP_MIN(e, sp->cursor);
 		}
 		if (s >= e || !uswap_vma_evictable(&v[i]) ||
-		    overlaps(locked, nlocked, v[i].start, v[i].end) ||
+		    ranges_overlap(locked, nlocked, v[i].start, v[i].end) ||
 		    (sp->foreign_seq == seq &&
-		     overlaps(sp->foreign, sp->nforeign, v[i].start, v[i].end)))
+		     ranges_overlap(sp->foreign, sp->nforeign, v[i].start, v[i].end)))
 			continue;
 		pthread_mutex_lock(&p->lock);
 		if (sp->vma_seq != seq) {

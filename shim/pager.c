@@ -497,24 +497,6 @@ static void adopt_new(struct manager *m, const pid_t *set, size_t n)
 	}
 }
 
-/* RssAnon of pid, and its locked memory (VmLck, mlock) into *locked if not NULL; 0 when
- * unreadable. */
-static uint64_t rss_anon(pid_t pid, uint64_t *locked)
-{
-	char path[64], buf[4096], *s;
-
-	if (locked)
-		*locked = 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	s = strstr(buf, "VmLck:");
-	if (locked && s)
-		*locked = strtoull(s + 6, NULL, 10) * 1024;
-	s = strstr(buf, "RssAnon:");
-	return s ? strtoull(s + 8, NULL, 10) * 1024 : 0;
-}
-
 static void measure(struct manager *m)
 {
 	uint64_t usage;
@@ -526,7 +508,7 @@ static void measure(struct manager *m)
 
 		if (m->t[i].alias)
 			continue;
-		r = rss_anon(m->t[i].pid, &locked);
+		r = space_rss_anon(m->t[i].pid, &locked);
 		if (m->t[i].sp) {
 			m->t[i].sp->rss_anon = r;
 			m->t[i].sp->locked = locked;
@@ -708,7 +690,7 @@ static void write_status(struct manager *m, const char *state)
 	st.faults_per_sec = m->faults_per_sec;
 	latency(p, &st.fault_p50_us, &st.fault_p99_us);
 	inject_stop_stats(&st.stops_total, &st.stopped_ms_total, &st.stopped_ms_max);
-	st.shim_rss_bytes = rss_anon(getpid(), NULL);
+	st.shim_rss_bytes = space_rss_anon(getpid(), NULL);
 	st.store_cache_bytes = store_cache_bytes(&p->store);
 	snprintf(st.state, sizeof(st.state), "%s", state);
 	snprintf(st.reason, sizeof(st.reason), "%s", m->fm.reason);

@@ -416,26 +416,42 @@ static int discard_ids(struct space *sp, struct inject *in)
 	return space_madvise(sp, in, ids, n, MADV_DONTNEED);
 }
 
-/* Whether a lock of the program's (mlockall) covers one of the pager's mappings. Its smaps
- * are read only when its status shows locked memory. */
-static bool own_locked(struct space *sp, pid_t pid)
+uint64_t space_rss_anon(pid_t pid, uint64_t *locked)
 {
-	_cleanup_free_ struct range *r = NULL;
-	char path[64], buf[4096], *lck;
-	size_t n = 0;
+	char path[64], buf[4096], *s;
 
+	if (locked)
+		*locked = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (uswap_read_small(path, buf, sizeof(buf)) <= 0 || !(lck = strstr(buf, "VmLck:")) ||
-	    strtoull(lck + 6, NULL, 10) == 0)
-		return false;
-	if (space_locked_ranges(pid, &r, &n) < 0)
-		return false;
+	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	s = strstr(buf, "VmLck:");
+	if (locked && s)
+		*locked = strtoull(s + 6, NULL, 10) * 1024;
+	s = strstr(buf, "RssAnon:");
+	return s ? strtoull(s + 8, NULL, 10) * 1024 : 0;
+}
+
+bool ranges_overlap(const struct range *r, size_t n, uint64_t start, uint64_t end)
+{
 	for (size_t i = 0; i < n; i++)
-		if ((r[i].start < sp->stash + STASH_SIZE && r[i].end > sp->stash) ||
-		    (r[i].start < sp->scratch + SCRATCH_SIZE && r[i].end > sp->scratch) ||
-		    (sp->runner && r[i].start <= sp->runner && r[i].end > sp->runner))
+		if (r[i].start < end && r[i].end > start)
 			return true;
 	return false;
+}
+
+/* Whether a lock of the program's (mlockall) covers one of the pager's mappings. locked: its
+ * VmLck; its smaps are read only when that is not 0. */
+static bool own_locked(struct space *sp, pid_t pid, uint64_t locked)
+{
+	_cleanup_free_ struct range *r = NULL;
+	size_t n = 0;
+
+	if (!locked || space_locked_ranges(pid, &r, &n) < 0)
+		return false;
+	return ranges_overlap(r, n, sp->stash, sp->stash + STASH_SIZE) ||
+	       ranges_overlap(r, n, sp->scratch, sp->scratch + SCRATCH_SIZE) ||
+	       (sp->runner && ranges_overlap(r, n, sp->runner, sp->runner + PAGE_SIZE_4K));
 }
 
 /* mlockall locks the pager's mappings with the program's and fills them: 16 MiB of stash held
@@ -454,7 +470,15 @@ static int unlock_own(struct space *sp, struct inject *in)
 		r = rsys(in, &res, SYS_munlock, sp->runner, PAGE_SIZE_4K, 0, 0, 0, 0);
 	if (r == 0)
 		r = space_madvise(sp, in, &stash, 1, MADV_DONTNEED);
-	return r < 0 ? r : discard_ids(sp, in);
+	if (r == 0)
+		r = discard_ids(sp, in);
+	if (r < 0)
+		return log_debug_errno(r, "pid %d: cannot unlock the pager's mappings: %m",
+				       sp->pid);
+	log_info("pid %d: locks its memory (mlockall): the pager's own mappings unlocked, its "
+		 "locked ones are never evicted",
+		 sp->pid);
+	return 0;
 }
 
 int space_unlock_own(struct space *sp)
@@ -462,17 +486,13 @@ int space_unlock_own(struct space *sp)
 	struct inject in;
 	int r;
 
-	if (!own_locked(sp, sp->pid))
+	if (!own_locked(sp, sp->pid, sp->locked))
 		return 0;
 	r = space_attach(sp, &in, 200);
 	if (r < 0)
 		return r;
 	r = unlock_own(sp, &in);
 	inject_detach(&in);
-	if (r == 0)
-		log_info("pid %d: locks its memory (mlockall): the pager's own mappings unlocked, "
-			 "its locked ones are never evicted",
-			 sp->pid);
 	return r;
 }
 
@@ -498,14 +518,12 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 		return log_debug_errno(r, "pid %d: stash mmap failed: %m", sp->pid);
 	map_runner(p, sp, in, hint + (2ull << 20));
 	/* A program that called mlockall(MCL_FUTURE) gets them locked and filled at once. */
-	if (own_locked(sp, in->pid)) {
+	sp->locked = 0;
+	space_rss_anon(in->pid, &sp->locked);
+	if (own_locked(sp, in->pid, sp->locked)) {
 		r = unlock_own(sp, in);
 		if (r < 0)
-			return log_debug_errno(r, "pid %d: cannot unlock the pager's mappings: %m",
-					       sp->pid);
-		log_info("pid %d: locks its memory (mlockall): its locked mappings are never "
-			 "evicted",
-			 sp->pid);
+			return r;
 	}
 	tfd = target_new_uffd(p, in, sp->pidfd, sp->scratch);
 	if (tfd < 0)

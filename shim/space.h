@@ -23,8 +23,16 @@ void space_check_inherited(struct pager *p, struct space *sp, pid_t pid);
  * array the caller frees. 0 or -errno. */
 int space_locked_ranges(pid_t pid, struct range **ret, size_t *ret_n);
 
-/* The program locked the pager's mappings with its own (mlockall after it was armed): unlock
- * and empty them. 0 (also when nothing of the pager's is locked) or -errno. */
+/* RssAnon of pid from /proc/PID/status, and its locked memory (VmLck: mlock, mlockall) into
+ * *locked if not NULL; 0 when unreadable. */
+uint64_t space_rss_anon(pid_t pid, uint64_t *locked);
+
+/* Does [start,end) overlap one of the n ranges r? */
+bool ranges_overlap(const struct range *r, size_t n, uint64_t start, uint64_t end);
+
+/* The program locked the pager's mappings with its own (mlockall after it was armed; sp->locked
+ * is its VmLck): unlock and empty them. 0 (also when nothing of the pager's is locked) or
+ * -errno. */
 int space_unlock_own(struct space *sp);
 
 /* Give identified fork child sp its own uffd inside the target and free its inherited
