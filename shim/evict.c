@@ -254,7 +254,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	pthread_mutex_lock(&p->lock);
 	seq = sp->vma_seq;
 	pthread_mutex_unlock(&p->lock);
-	r = uswap_maps_read(sp->pid, &v, &n);
+	r = uswap_maps_read(space_tid(sp), &v, &n);
 	if (r < 0)
 		return r;
 	if (!n)
@@ -266,14 +266,14 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 		free(sp->lranges);
 		sp->lranges = NULL;
 		sp->nlranges = 0;
-		if (space_locked_ranges(sp->pid, &sp->lranges, &sp->nlranges) < 0)
+		if (space_locked_ranges(space_tid(sp), &sp->lranges, &sp->nlranges) < 0)
 			return 0;
 		sp->locked_key = sp->locked;
 		sp->locked_seq = seq;
 	}
 	locked = sp->locked ? sp->lranges : NULL;
 	nlocked = sp->locked ? sp->nlranges : 0;
-	pmfd = pagemap_open(sp->pid);
+	pmfd = pagemap_open(space_tid(sp));
 	if (pmfd < 0)
 		return pmfd;
 	while (first < n && v[first].end <= sp->cursor)
@@ -334,7 +334,7 @@ static int move_failed(struct space *sp, uint64_t addr, uint64_t npages, long re
 		       uint64_t *ret_moved, int *ret_err)
 {
 	struct uffdio_move mv;
-	int r = target_read(sp->pid, addr, &mv, sizeof(mv));
+	int r = target_read(space_tid(sp), addr, &mv, sizeof(mv));
 
 	if (r < 0)
 		return r;
@@ -356,7 +356,7 @@ static int move_run(struct space *sp, struct inject *in, uint64_t src, uint64_t 
 
 	*ret_moved = 0;
 	*ret_err = 0;
-	r = target_write(sp->pid, sp->scratch, &mv, sizeof(mv));
+	r = target_write(space_tid(sp), sp->scratch, &mv, sizeof(mv));
 	if (r < 0)
 		return r;
 	r = inject_syscall(in, SYS_ioctl, &res, sp->target_fd, UFFDIO_MOVE, sp->scratch, 0, 0, 0);
@@ -544,7 +544,7 @@ static size_t plan_segs(const struct batch *b, size_t k0, size_t k1, struct seg 
  * order and stops at the first page it cannot take), from the stash's pagemap. */
 static uint64_t stash_filled(const struct space *sp, uint64_t j, uint64_t n)
 {
-	_cleanup_close_ int fd = pagemap_open(sp->pid);
+	_cleanup_close_ int fd = pagemap_open(space_tid(sp));
 	uint64_t pm, k = 0;
 
 	if (fd < 0)
@@ -573,7 +573,7 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 	*ret_done = 0;
 	*ret_moved = 0;
 	*ret_err = 0;
-	if (!sp->runner || !inject_runner_intact(sp->pid, sp->runner)) {
+	if (!sp->runner || !inject_runner_intact(space_tid(sp), sp->runner)) {
 		if (sp->runner)
 			log_warn("pid %d: the runner at %#lx was replaced: one injection per MOVE "
 				 "from now on",
@@ -601,7 +601,7 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 		memcpy(e, call, sizeof(call));
 		memcpy(e + RUNNER_ARG, &mv, sizeof(mv));
 	}
-	r = target_write(sp->pid, sp->scratch, tab, n * RUNNER_ENTRY);
+	r = target_write(space_tid(sp), sp->scratch, tab, n * RUNNER_ENTRY);
 	if (r < 0)
 		return r;
 	r = inject_run(in, sp->runner, sp->scratch, n, &done, &res);
@@ -952,7 +952,8 @@ static int read_out(struct pager *p, struct space *sp, struct batch *b)
 			}
 		}
 		if (nl == IOV_MAX || (i == b->npages && nl)) {
-			ssize_t want = 0, n = process_vm_readv(sp->pid, local, nl, remote, nl, 0);
+			ssize_t want = 0,
+				n = process_vm_readv(space_tid(sp), local, nl, remote, nl, 0);
 
 			for (size_t k = 0; k < nl; k++)
 				want += (ssize_t)local[k].iov_len;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -78,6 +79,31 @@ char uswap_proc_state(pid_t pid, pid_t tid)
 	/* The command name may hold spaces and parentheses: the state follows the last ')'. */
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+pid_t uswap_live_tid(pid_t pid)
+{
+	char path[64], st = uswap_proc_state(pid, 0);
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d;
+
+	if (st && st != 'Z' && st != 'X')
+		return pid;
+	if (!st)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && !found && (de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		st = tid > 0 ? uswap_proc_state(pid, tid) : 0;
+		if (st && st != 'Z' && st != 'X')
+			found = tid;
+	}
+	if (d)
+		closedir(d);
+	return found;
 }
 
 int uswap_parse_decimal(const char **p, uint64_t *ret)

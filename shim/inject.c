@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <linux/io_uring.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -23,6 +25,11 @@
 #define PTRACE_GETSIGMASK 0x420a
 #define PTRACE_SETSIGMASK 0x420b
 #endif
+
+#ifndef IORING_ENTER_EXT_ARG_REG
+#define IORING_ENTER_EXT_ARG_REG (1U << 6)
+#endif
+#define ERESTARTNOHAND 514 /* the kernel's: restart unless a handler runs */
 
 #define MAX_LINGERING 64
 
@@ -143,9 +150,70 @@ static void linger(pid_t tid)
 		lingering[nlingering++] = tid;
 }
 
-void inject_release(pid_t tid)
+/*
+ * The interrupt that stops a thread makes some blocking calls return EINTR at once where
+ * others are restarted unseen: epoll_wait, io_uring_enter, sigtimedwait, semop (signal(7),
+ * "Interruption of system calls by stop signals"). The program gets no signal, so that EINTR
+ * would be the pager showing through. Where the wait has no timeout, turn it into
+ * -ERESTARTNOHAND: the kernel then restarts the call when the thread goes on, and still
+ * returns EINTR if a signal handler runs first, as the call itself would have. A wait with a
+ * timeout keeps its EINTR: restarted, it would begin its whole timeout again.
+ */
+static void restart_interrupted_wait(struct user_regs_struct *r)
 {
+	bool unbounded;
+
+	if ((long)r->rax != -EINTR)
+		return;
+	switch ((long)r->orig_rax) {
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+		unbounded = (int)r->r10 < 0; /* timeout in ms; negative: none */
+		break;
+	case SYS_epoll_pwait2:
+	case SYS_semtimedop:
+		unbounded = r->r10 == 0; /* no timespec */
+		break;
+	case SYS_rt_sigtimedwait:
+		unbounded = r->rdx == 0;
+		break;
+	case SYS_semop:
+		unbounded = true;
+		break;
+	case SYS_io_uring_enter:
+		/* a timeout comes only in an extended argument */
+		unbounded = !(r->r10 & (IORING_ENTER_EXT_ARG | IORING_ENTER_EXT_ARG_REG));
+		break;
+	default:
+		unbounded = false;
+	}
+	if (unbounded)
+		r->rax = (unsigned long)-ERESTARTNOHAND;
+}
+
+/* Let go of a thread in a stop we did not use (waitpid status st): a signal it was about to
+ * receive is passed on, an interrupted wait goes on. */
+static void release(pid_t tid, int st)
+{
+	struct user_regs_struct regs;
+
+	if ((st >> 16) == 0) {
+		ptrace(PTRACE_DETACH, tid, 0, WSTOPSIG(st));
+		return;
+	}
+	if (ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) {
+		unsigned long rax = regs.rax;
+
+		restart_interrupted_wait(&regs);
+		if (regs.rax != rax)
+			ptrace(PTRACE_SETREGS, tid, 0, &regs);
+	}
 	ptrace(PTRACE_DETACH, tid, 0, 0);
+}
+
+void inject_release(pid_t tid, int st)
+{
+	release(tid, st);
 	for (unsigned i = 0; i < nlingering; i++)
 		if (lingering[i] == tid)
 			lingering[i] = lingering[--nlingering];
@@ -162,7 +230,7 @@ void inject_reap_lingering(void)
 			continue;
 		}
 		if (r > 0 && WIFSTOPPED(st))
-			ptrace(PTRACE_DETACH, lingering[i], 0, 0);
+			release(lingering[i], st);
 		lingering[i] = lingering[--nlingering];
 	}
 }
@@ -202,12 +270,28 @@ static int wait_stop(pid_t tid, int timeout_ms, int *ret_status)
 	}
 }
 
+#define PF_IO_WORKER_ 0x00000010u /* io_uring's workers: iou-wrk, iou-sqp */
+#define PF_USER_WORKER_ 0x00004000u /* any kernel-made worker in a process (vhost too) */
+
+/* A thread we may stop and borrow: alive, not traced by someone else, and running the
+ * program's code. The kernel's workers inside a process never return to user space: stopped,
+ * one would never run our syscall (it sat in the stop until the step's 60 s timeout, then
+ * the trap killed the program). */
 static bool thread_usable(pid_t pid, pid_t tid)
 {
-	char st = uswap_proc_state(pid, tid);
+	char path[64], buf[512], *p, st;
+	unsigned long flags;
 
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
+		return false;
+	/* The command name may hold spaces and parentheses: the state follows the last ')',
+	 * the flags are the sixth field after it. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &st, &flags) != 2)
+		return false;
 	/* Zombies and dead threads never stop; 't' is already traced by someone. */
-	return st && st != 'Z' && st != 'X' && st != 't';
+	return st != 'Z' && st != 'X' && st != 't' && !(flags & (PF_IO_WORKER_ | PF_USER_WORKER_));
 }
 
 int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
@@ -232,13 +316,14 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 	/* The address was found before the stop: an exec since then replaced the image it
 	 * points into, and our syscalls must not run there (on a foreign instruction, or one
 	 * that faults). Stopped now, the thread cannot exec any more. */
-	if (syscall_ip && holds_syscall(pid, syscall_ip) < 0)
+	if (syscall_ip && holds_syscall(tid, syscall_ip) < 0)
 		return -ENOEXEC;
 	return 0;
 }
 
 static int seize_one(struct inject *in, pid_t pid, pid_t tid, uint64_t ip, int timeout_ms)
 {
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	int st, r;
 
 	memset(in, 0, sizeof(*in));
@@ -249,14 +334,28 @@ static int seize_one(struct inject *in, pid_t pid, pid_t tid, uint64_t ip, int t
 		ptrace(PTRACE_DETACH, tid, 0, 0);
 		return r;
 	}
-	r = wait_stop(tid, timeout_ms, &st);
-	if (r == -ETIMEDOUT) {
-		/* Still running (e.g. inside a fault we serve, or frozen): it will stop later. */
-		linger(tid);
-		return r;
+	for (;;) {
+		uint64_t now = now_ns();
+
+		r = wait_stop(tid, now < deadline ? (int)((deadline - now) / 1000000) : 0, &st);
+		if (r == -ETIMEDOUT) {
+			/* Still running (e.g. inside a fault we serve, or frozen): it will stop
+			 * later. */
+			linger(tid);
+			return r;
+		}
+		if (r < 0)
+			return r;
+		if ((st >> 16) != 0)
+			break;
+		/* A signal-delivery stop: the thread was taking a signal of its own as we came.
+		 * Let it have it (with its siginfo untouched); the interrupt stops it next. */
+		if (ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(st)) < 0) {
+			r = -errno;
+			ptrace(PTRACE_DETACH, tid, 0, WSTOPSIG(st));
+			return r;
+		}
 	}
-	if (r < 0)
-		return r;
 	return inject_prepare(in, pid, tid, ip);
 }
 
@@ -346,6 +445,8 @@ int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a
 		sig = (st >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st);
 		if (fault_signal(sig) || tries >= 100)
 			return -EFAULT;
+		/* SIGSTOP, which cannot be blocked: it stops the program once we let go. */
+		in->stop_after |= sig == SIGSTOP;
 	}
 	*ret_result = (long)regs.rax;
 	return 0;
@@ -429,8 +530,9 @@ int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, u
 		 * not delivered, the caller's registers come back at detach. */
 		if (fault_signal(sig) || sig == SIGTRAP)
 			return -EFAULT;
-		/* SIGSTOP (which cannot be blocked): go on, as inject_syscall does (the signal
-		 * is not delivered). */
+		/* SIGSTOP (which cannot be blocked): go on, as inject_syscall does; it stops
+		 * the program once we let go. */
+		in->stop_after |= sig == SIGSTOP;
 	}
 	*ret_result = (long)regs.rax;
 	return 0;
@@ -443,6 +545,7 @@ int inject_detach(struct inject *in)
 	if (!in->seized)
 		return 0;
 	if (in->prepared) {
+		restart_interrupted_wait(&in->saved);
 		if (ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved) < 0)
 			r = -errno;
 		if (ptrace(PTRACE_SETSIGMASK, in->tid, sizeof(uint64_t), &in->saved_mask) < 0 && !r)
@@ -451,6 +554,11 @@ int inject_detach(struct inject *in)
 	}
 	if (ptrace(PTRACE_DETACH, in->tid, 0, 0) < 0 && !r && errno != ESRCH)
 		r = -errno;
+	/* A SIGSTOP we held back while the thread ran our code: the program's to take now. */
+	if (in->stop_after) {
+		log_debug("tid %d: SIGSTOP held back, sent again", in->tid);
+		kill(in->pid, SIGSTOP);
+	}
 	in->seized = false;
 	uint64_t d = now_ns() - in->stop_start_ns;
 

@@ -19,6 +19,7 @@ struct inject {
 	uint64_t saved_mask;
 	bool seized; /* PTRACE_SEIZE done, thread in a ptrace stop */
 	bool prepared; /* registers and mask saved, must be restored */
+	bool stop_after; /* a SIGSTOP came while the thread ran our code: send it at detach */
 	uint64_t stop_start_ns;
 };
 
@@ -61,14 +62,16 @@ bool inject_runner_intact(pid_t pid, uint64_t addr);
 int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, uint64_t *ret_done,
 	       long *ret_result);
 
-/* Restore registers and mask exactly, then detach. Safe to call in any state. */
+/* Restore registers and mask exactly, then detach. Safe to call in any state. A wait with no
+ * timeout that the stop interrupted goes on instead of returning EINTR, and a SIGSTOP that
+ * came meanwhile is sent again. */
 int inject_detach(struct inject *in);
 
 /* Release threads whose stop we gave up waiting for, once they stop. */
 void inject_reap_lingering(void);
-/* A tracee's stop was reported to a wait of ours outside any injection: it is a thread we
- * gave up waiting for. Detach it. */
-void inject_release(pid_t tid);
+/* A tracee's stop (waitpid status st) was reported to a wait of ours outside any injection:
+ * it is a thread we gave up waiting for. Detach it, passing on a signal it was taking. */
+void inject_release(pid_t tid, int st);
 
 /* Stop-time accounting (all injections of this process). */
 void inject_stop_stats(uint64_t *ret_count, double *ret_total_ms, double *ret_max_ms);

@@ -228,11 +228,10 @@ int pager_init(struct pager *p, const char *store_dir)
 
 /* ---- process discovery ---- */
 
+/* Alive while any of its threads is: its main thread may have ended first. */
 static bool proc_alive(pid_t pid)
 {
-	char st = uswap_proc_state(pid, 0);
-
-	return st && st != 'Z' && st != 'X';
+	return uswap_live_tid(pid) > 0;
 }
 
 static bool set_has(const pid_t *set, size_t n, pid_t pid)
@@ -352,6 +351,21 @@ static void untrack_space(struct manager *m, struct space *sp)
 }
 
 /* Destroy dead spaces, re-arm after exec, give back lost fds. */
+/* Keep sp->tid on a live thread: once the main thread has ended (pthread_exit), /proc/PID
+ * shows no memory and no files, and without this the uffd would look closed and the
+ * process unpaged. One read of /proc/PID/stat while the main thread runs. */
+static void follow_live_thread(struct space *sp)
+{
+	pid_t tid = uswap_live_tid(sp->pid);
+
+	if (tid <= 0 || tid == space_tid(sp))
+		return;
+	if (tid != sp->pid && sp->tid <= 0)
+		log_info("pid %d: its main thread has ended; paged through thread %d", sp->pid,
+			 tid);
+	sp->tid = tid == sp->pid ? 0 : tid;
+}
+
 static void check_spaces(struct manager *m)
 {
 	struct pager *p = m->p;
@@ -359,8 +373,11 @@ static void check_spaces(struct manager *m)
 
 	pthread_mutex_lock(&p->lock);
 	for (sp = p->spaces; sp; sp = next) {
-		enum space_health h = sp->dead ? SPACE_GONE : space_check(p, sp);
+		enum space_health h;
 
+		if (sp->pid && !sp->dead)
+			follow_live_thread(sp);
+		h = sp->dead ? SPACE_GONE : space_check(p, sp);
 		next = sp->next;
 		if (h == SPACE_OK)
 			continue;
@@ -1004,7 +1021,8 @@ static void reap(struct manager *m)
 		    si.si_pid == 0)
 			return;
 		if (si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED) {
-			inject_release(si.si_pid);
+			/* si_status: the stop's signal, and the ptrace event above it */
+			inject_release(si.si_pid, si.si_status << 8 | 0x7f);
 			continue;
 		}
 		if (si.si_pid == m->root) {

@@ -88,6 +88,10 @@ struct space {
 	struct space *next;
 	uint64_t serial; /* unique for the pager's life: a read in flight finds its space */
 	pid_t pid; /* 0: fork child not identified yet */
+	/* Another live thread of pid once its main thread has ended (pthread_exit while the
+	 * others go on): /proc/PID then shows neither memory nor files, /proc/TID does, and
+	 * process_vm_* need a thread with an mm. 0: pid itself. See space_tid(). */
+	pid_t tid;
 	int pidfd;
 	int uffd; /* the shim's fd */
 	int target_fd; /* the same uffd's number inside the target (crash safety, MOVE) */
@@ -145,6 +149,12 @@ struct space {
 	bool foreign_told; /* logged once */
 	uint64_t evicted_pages_total;
 };
+
+/* The thread to name in /proc paths and process_vm_* for sp's process. */
+static inline pid_t space_tid(const struct space *sp)
+{
+	return sp->tid > 0 ? sp->tid : sp->pid;
+}
 
 #define LAT_RING 4096
 

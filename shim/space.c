@@ -85,7 +85,7 @@ static int send_fd_into(struct inject *in, int pidfd, uint64_t scratch, int fd)
 		 scratch + SCR_INTS, 0, 0);
 	if (r < 0)
 		return r;
-	r = target_read(in->pid, scratch + SCR_INTS, sv, sizeof(sv));
+	r = target_read(in->tid, scratch + SCR_INTS, sv, sizeof(sv));
 	if (r < 0)
 		return r;
 	sock = pidfd_getfd_(pidfd, sv[0]);
@@ -126,14 +126,14 @@ static int send_fd_into(struct inject *in, int pidfd, uint64_t scratch, int fd)
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr *cm = (struct cmsghdr *)cbuf;
 
-		if ((r = target_write(in->pid, scratch + SCR_IOV, &tiov, sizeof(tiov))) < 0 ||
-		    (r = target_write(in->pid, scratch + SCR_MSGHDR, &tmh, sizeof(tmh))) < 0)
+		if ((r = target_write(in->tid, scratch + SCR_IOV, &tiov, sizeof(tiov))) < 0 ||
+		    (r = target_write(in->tid, scratch + SCR_MSGHDR, &tmh, sizeof(tmh))) < 0)
 			goto out;
 		r = rsys(in, &res, SYS_recvmsg, sv[1], scratch + SCR_MSGHDR, MSG_CMSG_CLOEXEC, 0, 0,
 			 0);
 		if (r < 0)
 			goto out;
-		r = target_read(in->pid, scratch + SCR_CMSG, cbuf, sizeof(cbuf));
+		r = target_read(in->tid, scratch + SCR_CMSG, cbuf, sizeof(cbuf));
 		if (r < 0)
 			goto out;
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
@@ -158,7 +158,7 @@ static int target_fd_high(struct inject *in, uint64_t scratch, int tfd)
 	int want;
 
 	if (rsys(in, &res, SYS_prlimit64, 0, RLIMIT_NOFILE, 0, scratch + SCR_INTS, 0, 0) < 0 ||
-	    target_read(in->pid, scratch + SCR_INTS, &rl, sizeof(rl)) < 0)
+	    target_read(in->tid, scratch + SCR_INTS, &rl, sizeof(rl)) < 0)
 		return tfd;
 	want = rl.rlim_cur > 4096 ? 4000 : rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : tfd;
 	if (want <= tfd)
@@ -316,7 +316,7 @@ int space_madvise(struct space *sp, struct inject *in, const struct range *rg, s
 				iov[i].iov_base = (void *)rg[done + i].start;
 				iov[i].iov_len = rg[done + i].end - rg[done + i].start;
 			}
-			r = target_write(in->pid, sp->scratch + SCR_VEC, iov, k * sizeof(*iov));
+			r = target_write(in->tid, sp->scratch + SCR_VEC, iov, k * sizeof(*iov));
 			if (r < 0)
 				return r;
 			r = rsys(in, &res, SYS_process_madvise, (unsigned long)PIDFD_SELF,
@@ -385,7 +385,7 @@ static void map_runner(struct pager *p, struct space *sp, struct inject *in, uin
 		log_debug_errno(r, "pid %d: runner mmap failed: %m", sp->pid);
 		return;
 	}
-	r = inject_runner_put(sp->pid, addr);
+	r = inject_runner_put(space_tid(sp), addr);
 	if (r == 0)
 		r = rsys(in, &res, SYS_mprotect, addr, PAGE_SIZE_4K, PROT_READ | PROT_EXEC, 0, 0,
 			 0);
@@ -419,16 +419,26 @@ static int discard_ids(struct space *sp, struct inject *in)
 uint64_t space_rss_anon(pid_t pid, uint64_t *locked)
 {
 	char path[64], buf[4096], *s;
+	pid_t tid;
 
 	if (locked)
 		*locked = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	s = strstr(buf, "VmLck:");
-	if (locked && s)
-		*locked = strtoull(s + 6, NULL, 10) * 1024;
 	s = strstr(buf, "RssAnon:");
+	/* No memory shown: its main thread may have ended while others run on. */
+	if (!s && (tid = uswap_live_tid(pid)) > 0 && tid != pid) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+		if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
+			return 0;
+		s = strstr(buf, "RssAnon:");
+	}
+	if (locked) {
+		const char *l = strstr(buf, "VmLck:");
+
+		*locked = l ? strtoull(l + 6, NULL, 10) * 1024 : 0;
+	}
 	return s ? strtoull(s + 8, NULL, 10) * 1024 : 0;
 }
 
@@ -486,7 +496,7 @@ int space_unlock_own(struct space *sp)
 	struct inject in;
 	int r;
 
-	if (!own_locked(sp, sp->pid, sp->locked))
+	if (!own_locked(sp, space_tid(sp), sp->locked))
 		return 0;
 	r = space_attach(sp, &in, 200);
 	if (r < 0)
@@ -510,7 +520,7 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 	 * unread) would wait for a fault nobody serves. */
 	static const uint8_t zeros[SCRATCH_ARGS];
 
-	r = target_write(in->pid, sp->scratch, zeros, sizeof(zeros));
+	r = target_write(in->tid, sp->scratch, zeros, sizeof(zeros));
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: scratch write failed: %m", sp->pid);
 	r = map_own(in, hint + (4ull << 20), STASH_SIZE, MAP_NORESERVE, &sp->stash);
@@ -519,7 +529,7 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 	map_runner(p, sp, in, hint + (2ull << 20));
 	/* A program that called mlockall(MCL_FUTURE) gets them locked and filled at once. */
 	sp->locked = 0;
-	space_rss_anon(in->pid, &sp->locked);
+	space_rss_anon(in->tid, &sp->locked);
 	if (own_locked(sp, in->pid, sp->locked)) {
 		r = unlock_own(sp, in);
 		if (r < 0)
@@ -863,7 +873,7 @@ bool space_same_mm(struct pager *p, struct space *sp, pid_t pid)
 {
 	if (!p->have_kcmp || !sp->pid)
 		return false;
-	return syscall(SYS_kcmp, sp->pid, pid, KCMP_VM, 0, 0) == 0;
+	return syscall(SYS_kcmp, space_tid(sp), pid, KCMP_VM, 0, 0) == 0;
 }
 
 /* Write a fresh token into the first id page after sp->id_page, wrapping around (page 0 is
@@ -997,7 +1007,7 @@ int space_adopt(struct pager *p, struct space *sp)
 	 * so that its children find missing ones however long the chain of forks. */
 	discard_ids(sp, &in);
 	if (p->have_kcmp && sp->parent && sp->parent->uffd >= 0)
-		inherited = syscall(SYS_kcmp, getpid(), sp->pid, KCMP_FILE, sp->parent->uffd,
+		inherited = syscall(SYS_kcmp, getpid(), space_tid(sp), KCMP_FILE, sp->parent->uffd,
 				    sp->target_fd) == 0;
 	tfd = send_fd_into(&in, sp->pidfd, sp->scratch, sp->uffd);
 	if (tfd < 0) {
@@ -1034,7 +1044,7 @@ enum space_health space_check(struct pager *p, struct space *sp)
 	}
 	if (!sp->pid || !p->have_kcmp)
 		return SPACE_OK;
-	if (syscall(SYS_kcmp, getpid(), sp->pid, KCMP_FILE, sp->uffd, sp->target_fd) != 0)
+	if (syscall(SYS_kcmp, getpid(), space_tid(sp), KCMP_FILE, sp->uffd, sp->target_fd) != 0)
 		return errno == ESRCH ? SPACE_GONE : SPACE_FD_LOST;
 	return SPACE_OK;
 }

@@ -14,6 +14,11 @@ int uswap_read_all(int fd, size_t max_bytes, char **ret_buf, size_t *ret_len);
  * 't'; 0 if the task is gone or the file unreadable. */
 char uswap_proc_state(pid_t pid, pid_t tid);
 
+/* A live thread of process pid: pid itself while its main thread runs, else another thread
+ * (the main thread may end with pthread_exit while the others go on: then /proc/PID shows
+ * neither memory nor files, /proc/TID does). 0 if the process is gone. */
+pid_t uswap_live_tid(pid_t pid);
+
 /* Read at most len - 1 bytes of a small file (a /proc or cgroup one) into buf and terminate
  * it. The byte count, or -errno. */
 ssize_t uswap_read_small(const char *path, char *buf, size_t len);

@@ -531,7 +531,8 @@ expect_result() {
 }
 
 # A standard scenario: fill SIZE MiB under the shim, wait until evicted, then SIGUSR1 the
-# workload to run OPS; the shim must exit 0 (memload's own status).
+# workload to run OPS; the shim must exit 0 (memload's own status). A test may define
+# scenario_check (run after that, before the PASS line) for checks of its own.
 scenario_ops() {
 	local size=$1 ops=$2
 	lib_init
@@ -544,5 +545,11 @@ scenario_ops() {
 	kill -USR1 "$READY_PID"
 	expect_shim_exit 0
 	expect_result
+	# what the ops measured on the way (counts, RssAnon while blocked)
+	grep -E '^memload: [a-z_/ ]+:' "$T/shim.out" | sed 's/^/# /' || true
+	# a test's own checks of the shim's log, if it defines them
+	if declare -F scenario_check >/dev/null; then
+		scenario_check
+	fi
 	echo "PASS: ops $ops on $size MiB evicted to $TARGET"
 }

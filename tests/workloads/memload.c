@@ -5,9 +5,10 @@
  * Fills private anonymous memory with the seeded pattern of pattern.h, then (after --wait or
  * --hold) runs a list of operations that stress what a userspace pager must get right: fork
  * (EVENT_FORK, pages shared copy-on-write), fork+exec and posix_spawn (CLONE_VM|CLONE_VFORK),
- * mremap (EVENT_REMAP), munmap (EVENT_UNMAP), MADV_DONTNEED (EVENT_REMOVE), syscalls that read
- * and write evicted pages from kernel mode, exec (a new mm), and threads touching pages while
- * the pager evicts them. All live memory is verified after every operation.
+ * mremap (EVENT_REMAP), munmap (EVENT_UNMAP), MADV_DONTNEED (EVENT_REMOVE), MADV_FREE,
+ * MADV_POPULATE_*, mprotect, syscalls that read and write evicted pages from kernel mode (plain,
+ * O_DIRECT, io_uring and its io-wq workers, another process through process_vm_readv/writev
+ * and /proc/PID/mem), exec (a new mm), and threads touching pages while the pager evicts them. All live memory is verified after every operation.
  *
  * Exit status: 0 every verification passed, 1 a mismatch (a "memload: MISMATCH" line on
  * stderr) or an unexpected system error, 2 bad arguments.
@@ -20,11 +21,15 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <liburing.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 
 #include "pattern.h"
@@ -180,8 +185,8 @@ static void setup_and_fill(void)
 	size_t npages = (size_t)(M.size_mib << 20) / PAT_PAGE;
 	char *p;
 
-	/* room for the pages that mremap grows and for nothing else: ids are never reused */
-	M.cap_ids = npages + npages / 2 + 1024;
+	/* room for the pages that mremap grows and waits maps: ids are never reused */
+	M.cap_ids = 2 * npages + 1024;
 	M.gen = calloc(M.cap_ids, sizeof(M.gen[0]));
 	if (!M.gen)
 		die("calloc: %m");
@@ -217,13 +222,9 @@ static void own_uffd(void)
 
 /* ---- operations ---- */
 
-static int wait_child(pid_t pid, const char *what)
+/* 0 if the child exited 0, else 1 with a MISMATCH line. */
+static int child_status(pid_t pid, int st, const char *what)
 {
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			die("waitpid %s: %m", what);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	if (WIFEXITED(st))
@@ -233,6 +234,16 @@ static int wait_child(pid_t pid, const char *what)
 		fprintf(stderr, PROG ": MISMATCH %s: child %d killed by signal %d\n", what,
 			(int)pid, WTERMSIG(st));
 	return 1;
+}
+
+static int wait_child(pid_t pid, const char *what)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid %s: %m", what);
+	return child_status(pid, st, what);
 }
 
 static int op_fork(void)
@@ -341,20 +352,30 @@ static int op_exec_race(uint64_t n)
 	return bad;
 }
 
-/* The RssAnon of this process (kB), from /proc/self/status; 0 if unreadable. */
-static uint64_t own_rss_anon_kib(void)
+/* Read a small /proc file into buf, terminated; false if it cannot be read. */
+static bool read_small(const char *path, char *buf, size_t len)
 {
-	char buf[4096], *s;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return false;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return false;
 	buf[n] = 0;
+	return true;
+}
+
+/* The RssAnon of this process (kB); 0 if unreadable. From /proc/thread-self: /proc/self
+ * shows no memory once the main thread has ended. */
+static uint64_t own_rss_anon_kib(void)
+{
+	char buf[4096], *s;
+
+	if (!read_small("/proc/thread-self/status", buf, sizeof(buf)))
+		return 0;
 	s = strstr(buf, "RssAnon:");
 	return s ? strtoull(s + 8, NULL, 10) : 0;
 }
@@ -553,7 +574,7 @@ static void write_regions(int fd, bool seekable)
 static size_t read_and_check(int fd, bool seekable, const char *when)
 {
 	size_t total = total_pages(), nbad = 0;
-	char *buf = malloc(IO_CHUNK);
+	char *buf = aligned_alloc(PAT_PAGE, IO_CHUNK); /* O_DIRECT reads need it */
 
 	if (!buf)
 		die("malloc: %m");
@@ -592,33 +613,351 @@ static int write_via_pipe(void)
 	return wait_child(pid, "pipe reader");
 }
 
-static int op_write(void)
+/* An unnamed file in dir, opened with extra flags (O_DIRECT needs a block file system: /tmp
+ * may be tmpfs, /var/tmp is on disk). */
+static int tmpfile_in(const char *dir, int flags)
 {
-	off_t off;
-	int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | flags, 0600);
 
 	if (fd < 0)
-		die("open O_TMPFILE in /tmp: %m");
+		die("open O_TMPFILE%s in %s: %m", flags & O_DIRECT ? " | O_DIRECT" : "", dir);
+	return fd;
+}
+
+/* Write all memory to fd straight from the mapping, check what the file holds, then read the
+ * file back over the mapping (copy_to_user, or DMA for O_DIRECT, into evicted pages). */
+static int file_round_trip(int fd, const char *what)
+{
+	char when[96];
+	off_t off = 0;
+
 	write_regions(fd, true);
-	if (read_and_check(fd, true, "in data written to a file")) {
-		close(fd);
+	snprintf(when, sizeof(when), "in data written to a file (%s)", what);
+	if (read_and_check(fd, true, when))
 		return 1;
-	}
-	/* read the file back over the mapping: copy_to_user into evicted pages */
-	off = 0;
 	for (int i = 0; i < M.nreg; i++) {
 		size_t len = M.reg[i].npages * PAT_PAGE;
 		ssize_t n = full_io(fd, M.reg[i].addr, len, off, false);
 
 		if (n != (ssize_t)len)
-			die("pread into %p: %s", (void *)M.reg[i].addr,
+			die("%s: pread into %p: %s", what, (void *)M.reg[i].addr,
 			    n < 0 ? strerror((int)-n) : "short read");
 		off += (off_t)len;
 	}
+	snprintf(when, sizeof(when), "after %s of the file back into the mapping", what);
+	return verify_all(when) != 0;
+}
+
+static int op_write(void)
+{
+	int fd = tmpfile_in("/tmp", 0), r;
+
+	r = file_round_trip(fd, "read(2)");
 	close(fd);
-	if (verify_all("after read(2) of the file back into the mapping"))
+	return r ? r : write_via_pipe();
+}
+
+/* O_DIRECT: the kernel pins the evicted pages (get_user_pages) for the disk's DMA. */
+static int op_direct(void)
+{
+	int fd = tmpfile_in("/var/tmp", O_DIRECT), r;
+
+	r = file_round_trip(fd, "O_DIRECT read");
+	close(fd);
+	return r;
+}
+
+/* One io_uring read or write of [buf, buf + len) at off, to the end; with IOSQE_ASYNC the
+ * kernel's io-wq worker thread, not this thread, touches the evicted pages. */
+static void uring_io(struct io_uring *ring, int fd, char *buf, size_t len, off_t off, bool wr,
+		     bool async)
+{
+	for (size_t done = 0; done < len;) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+		struct io_uring_cqe *cqe;
+		int r;
+
+		if (!sqe)
+			die("io_uring_get_sqe: ring full");
+		if (wr)
+			io_uring_prep_write(sqe, fd, buf + done, (unsigned)(len - done),
+					    (uint64_t)(off + (off_t)done));
+		else
+			io_uring_prep_read(sqe, fd, buf + done, (unsigned)(len - done),
+					   (uint64_t)(off + (off_t)done));
+		if (async)
+			sqe->flags |= IOSQE_ASYNC;
+		r = io_uring_submit_and_wait(ring, 1);
+		if (r < 0)
+			die("io_uring_submit_and_wait: %s", strerror(-r));
+		r = io_uring_wait_cqe(ring, &cqe);
+		if (r < 0)
+			die("io_uring_wait_cqe: %s", strerror(-r));
+		r = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		if (r <= 0)
+			die("io_uring %s of %zu bytes at %p: %s", wr ? "write" : "read", len - done,
+			    (void *)(buf + done), r ? strerror(-r) : "end of file");
+		done += (size_t)r;
+	}
+}
+
+/* io_uring writes from evicted pages and reads back into them, every other chunk through the
+ * io-wq worker. */
+static int op_uring(void)
+{
+	struct io_uring ring;
+	int fd = tmpfile_in("/var/tmp", 0), r;
+	unsigned k = 0;
+	off_t off = 0;
+
+	r = io_uring_queue_init(4, &ring, 0);
+	if (r < 0)
+		die("io_uring_queue_init: %s", strerror(-r));
+	for (int pass = 0; pass < 2; pass++) {
+		off = 0;
+		for (int i = 0; i < M.nreg; i++) {
+			size_t len = M.reg[i].npages * PAT_PAGE;
+
+			for (size_t at = 0; at < len; at += IO_CHUNK, k++) {
+				size_t n = len - at < IO_CHUNK ? len - at : IO_CHUNK;
+
+				uring_io(&ring, fd, M.reg[i].addr + at, n, off, pass == 0, k & 1);
+				off += (off_t)n;
+			}
+		}
+		if (pass == 0 && read_and_check(fd, true, "in data written by io_uring")) {
+			io_uring_queue_exit(&ring);
+			close(fd);
+			return 1;
+		}
+	}
+	io_uring_queue_exit(&ring);
+	close(fd);
+	return verify_all("after io_uring reads of the file back into the mapping") != 0;
+}
+
+/* Read or write len bytes at the parent's address addr: process_vm_readv/writev, or
+ * /proc/PID/mem (what a debugger or a checkpointer uses). 0, or -errno of a failed transfer
+ * (a short one is -EIO). */
+static int remote_io(pid_t pid, int memfd, char *buf, char *addr, size_t len, bool wr)
+{
+	ssize_t n;
+
+	if (memfd < 0) {
+		struct iovec local = { buf, len }, remote = { addr, len };
+
+		n = wr ? process_vm_writev(pid, &local, 1, &remote, 1, 0) :
+			 process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	} else {
+		n = wr ? pwrite(memfd, buf, len, (off_t)(uintptr_t)addr) :
+			 pread(memfd, buf, len, (off_t)(uintptr_t)addr);
+	}
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+#define REMOTE_HOW(memfd, wr)                                                                      \
+	((memfd) < 0 ? ((wr) ? "process_vm_writev" : "process_vm_readv") :                         \
+		       ((wr) ? "pwrite of /proc/PID/mem" : "pread of /proc/PID/mem"))
+
+/* The kernel reads /proc/PID/mem without letting a fault wait for a userfaultfd: an evicted
+ * page fails with EIO there (never with other data), as it does for gdb's PTRACE_PEEKDATA. */
+#define REMOTE_REFUSED(memfd, r) ((memfd) >= 0 && (r) == -EIO)
+
+/* Read pages [flat, flat + n) of the parent, at addr, through one interface and check them;
+ * a chunk /proc/PID/mem refuses is read again page by page. The count of bad pages. */
+static size_t remote_check(pid_t parent, int memfd, char *buf, char *addr, size_t flat, size_t n,
+			   size_t *refused)
+{
+	const char *when = memfd < 0 ? "in the parent's memory read with process_vm_readv" :
+				       "in the parent's memory read through /proc/PID/mem";
+	size_t nbad = 0;
+	int r = remote_io(parent, memfd, buf, addr, n * PAT_PAGE, false);
+
+	if (r == 0)
+		return check_stream_pages(buf, flat, n, when);
+	if (!REMOTE_REFUSED(memfd, r))
+		die("%s of %zu bytes at %p of pid %d: %s", REMOTE_HOW(memfd, false), n * PAT_PAGE,
+		    (void *)addr, (int)parent, strerror(-r));
+	for (size_t k = 0; k < n; k++) {
+		r = remote_io(parent, memfd, buf, addr + k * PAT_PAGE, PAT_PAGE, false);
+		if (r == 0)
+			nbad += check_stream_pages(buf, flat + k, 1, when);
+		else if (REMOTE_REFUSED(memfd, r))
+			(*refused)++;
+		else
+			die("pread of /proc/PID/mem at %p: %s", (void *)(addr + k * PAT_PAGE),
+			    strerror(-r));
+	}
+	return nbad;
+}
+
+/* In a fork child: read all of the parent's memory from outside, twice (both interfaces), and
+ * write a new generation into pages [start, start + n) of region ri, half each way; written[k]
+ * tells the parent which pages of the second half /proc/PID/mem took. */
+static int remote_child(pid_t parent, int ri, size_t start, size_t n, uint8_t *written)
+{
+	char path[64], *buf = aligned_alloc(PAT_PAGE, IO_CHUNK);
+	const struct region *r = &M.reg[ri];
+	size_t nbad = 0, refused = 0, wrefused = 0;
+	int memfd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)parent);
+	memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (!buf || memfd < 0)
+		die("open %s: %m", path);
+	for (int way = 0; way < 2 && !nbad; way++) {
+		size_t flat = 0;
+
+		for (int i = 0; i < M.nreg && !nbad; i++) {
+			size_t len = M.reg[i].npages * PAT_PAGE;
+
+			for (size_t at = 0; at < len && !nbad; at += IO_CHUNK) {
+				size_t m = (len - at < IO_CHUNK ? len - at : IO_CHUNK) / PAT_PAGE;
+
+				nbad += remote_check(parent, way ? memfd : -1, buf,
+						     M.reg[i].addr + at, flat, m, &refused);
+				flat += m;
+			}
+		}
+	}
+	for (size_t k = 0; k < n && !nbad; k++) {
+		uint64_t id = r->id0 + start + k;
+		int fd = k < n / 2 ? -1 : memfd, w;
+
+		pat_fill(buf, M.seed, M.gen[id] + 1, id);
+		w = remote_io(parent, fd, buf, r->addr + (start + k) * PAT_PAGE, PAT_PAGE, true);
+		if (w == 0)
+			written[k] = 1;
+		else if (REMOTE_REFUSED(fd, w))
+			wrefused++;
+		else
+			die("%s at %p: %s", REMOTE_HOW(fd, true),
+			    (void *)(r->addr + (start + k) * PAT_PAGE), strerror(-w));
+	}
+	close(memfd);
+	printf(PROG ": remote: /proc/PID/mem refused %zu evicted pages of %zu read, %zu of %zu "
+		    "written\n",
+	       refused, total_pages(), wrefused, n - n / 2);
+	fflush(stdout);
+	return nbad != 0;
+}
+
+/* Another process reads and writes our evicted memory (the kernel faults it in on the remote
+ * side); we wait meanwhile, then the pages it wrote must carry the new generation. */
+static int op_remote(void)
+{
+	struct region *r = largest_region();
+	size_t n = r->npages / 8 ? r->npages / 8 : 1, start = r->npages / 3;
+	pid_t parent = getpid(), pid;
+	/* shared, so the child's marks reach us (a pager leaves shared memory alone) */
+	uint8_t *written = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (written == MAP_FAILED)
+		die("mmap: %m");
+	/* Yama's ptrace_scope 1 lets only an ancestor look into a process: allow the child. */
+	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %m");
+	if (pid == 0)
+		_exit(remote_child(parent, (int)(r - M.reg), start, n, written));
+	if (wait_child(pid, "reading and writing our memory from another process"))
 		return 1;
-	return write_via_pipe();
+	for (size_t k = 0; k < n; k++)
+		M.gen[r->id0 + start + k] += written[k];
+	munmap(written, n);
+	return 0;
+}
+
+/* Verify the chunks of [start, start + nchunks * 8) of r that are not PROT_NONE (every third,
+ * from the second on). */
+static size_t verify_unprotected(const struct region *r, size_t start, size_t nchunks,
+				 const char *when)
+{
+	size_t nbad = 0;
+
+	for (size_t c = 0; c < nchunks; c++)
+		if (c % 3 != 1)
+			nbad += verify_pages(r, start + c * 8, 8, when);
+	return nbad;
+}
+
+/* mprotect over evicted pages: chunks of 8 pages turn read-only, inaccessible or stay
+ * read-write (three mappings side by side in one registered range); the readable ones are read
+ * twice with the rest of memory read in between (the pager evicts meanwhile), then everything
+ * goes back to read-write and is rewritten. */
+static int op_mprotect(void)
+{
+	struct region *r = largest_region();
+	size_t nchunks = r->npages / 4 / 8, start = r->npages / 2;
+	char *base = r->addr + start * PAT_PAGE;
+
+	if (nchunks < 3 || start + nchunks * 8 > r->npages)
+		die("mprotect: region too small");
+	for (size_t c = 0; c < nchunks; c++) {
+		int prot = c % 3 == 0 ? PROT_READ : c % 3 == 1 ? PROT_NONE : PROT_READ | PROT_WRITE;
+
+		if (mprotect(base + c * 8 * PAT_PAGE, 8 * PAT_PAGE, prot) < 0)
+			die("mprotect: %m");
+	}
+	if (verify_unprotected(r, start, nchunks, "in a read-only or read-write chunk"))
+		return 1;
+	for (int i = 0; i < M.nreg; i++)
+		if (&M.reg[i] != r &&
+		    verify_pages(&M.reg[i], 0, M.reg[i].npages, "beside mprotect"))
+			return 1;
+	if (verify_pages(r, 0, start, "beside mprotect") ||
+	    verify_pages(r, start + nchunks * 8, r->npages - start - nchunks * 8,
+			 "beside mprotect") ||
+	    verify_unprotected(r, start, nchunks, "in a read-only or read-write chunk, again"))
+		return 1;
+	if (mprotect(base, nchunks * 8 * PAT_PAGE, PROT_READ | PROT_WRITE) < 0)
+		die("mprotect back to read-write: %m");
+	if (verify_pages(r, start, nchunks * 8, "after mprotect back to read-write"))
+		return 1;
+	rewrite_pages(r, start, nchunks * 8);
+	return 0;
+}
+
+/* MADV_FREE over evicted and resident pages: each page then reads its data or zero (the kernel
+ * may drop a freed page until it is written again); a new generation written must stay. */
+static int op_free(void)
+{
+	struct region *r = largest_region();
+	size_t n = r->npages / 16 ? r->npages / 16 : 1, start = r->npages * 3 / 16, nbad = 0;
+
+	if (madvise(r->addr + start * PAT_PAGE, n * PAT_PAGE, MADV_FREE) < 0)
+		die("madvise FREE: %m");
+	for (size_t i = start; i < start + n; i++) {
+		uint64_t id = r->id0 + i;
+		char *page = r->addr + i * PAT_PAGE;
+		long w = pat_check(page, M.seed, M.gen[id], id);
+
+		if (w >= 0 && pat_check(page, M.seed, 0, id) >= 0 && nbad++ == 0)
+			pat_report(PROG, "after MADV_FREE (neither its data nor zero)", page,
+				   M.seed, M.gen[id], id, w, 1);
+	}
+	if (nbad)
+		return 1;
+	rewrite_pages(r, start, n);
+	return 0;
+}
+
+/* MADV_POPULATE_READ and _WRITE over evicted pages: the kernel faults them in itself. */
+static int op_populate(void)
+{
+	struct region *r = largest_region();
+	size_t n = r->npages / 8 ? r->npages / 8 : 1, start = r->npages * 5 / 8;
+
+	for (int w = 0; w < 2; w++) {
+		char *addr = r->addr + (start + (size_t)w * n / 2) * PAT_PAGE;
+
+		if (madvise(addr, n / 2 * PAT_PAGE, w ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) <
+		    0)
+			die("madvise POPULATE_%s: %m", w ? "WRITE" : "READ");
+	}
+	return verify_pages(r, start, n / 2 * 2, "after MADV_POPULATE_READ/_WRITE") != 0;
 }
 
 static int op_rewrite(void)
@@ -690,6 +1029,239 @@ static int op_threads(unsigned n)
 		bad |= wk[t].bad;
 	}
 	return bad;
+}
+
+/* io_uring last: the kernel's clean-up of a closed ring can make the next wait of the thread
+ * return EINTR at once, pager or not. */
+enum wait_kind {
+	WAIT_SIGTIMEDWAIT,
+	WAIT_EPOLL,
+	WAIT_URING,
+	WAIT_KINDS
+};
+
+static const char *const wait_names[WAIT_KINDS] = { "sigtimedwait", "epoll_wait",
+						    "io_uring_enter" };
+
+/* Block in one wait with no timeout until an event of our own ends it after secs: a timerfd,
+ * an io_uring timeout, SIGALRM. 0, or -errno of the wait. */
+static int wait_once(enum wait_kind kind, unsigned secs)
+{
+	int r = 0;
+
+	if (kind == WAIT_EPOLL) {
+		struct itimerspec its = { .it_value = { secs, 0 } };
+		struct epoll_event ev = { .events = EPOLLIN };
+		int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC),
+		    ep = epoll_create1(EPOLL_CLOEXEC);
+
+		if (tfd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev) < 0 ||
+		    timerfd_settime(tfd, 0, &its, NULL) < 0)
+			die("timerfd and epoll: %m");
+		if (epoll_wait(ep, &ev, 1, -1) < 0)
+			r = -errno;
+		close(ep);
+		close(tfd);
+	} else if (kind == WAIT_URING) {
+		struct __kernel_timespec ts = { .tv_sec = secs };
+		struct io_uring ring;
+		struct io_uring_cqe *cqe;
+
+		r = io_uring_queue_init(2, &ring, 0);
+		if (r < 0)
+			die("io_uring_queue_init: %s", strerror(-r));
+		io_uring_prep_timeout(io_uring_get_sqe(&ring), &ts, 0, 0);
+		io_uring_submit(&ring);
+		r = io_uring_wait_cqe(&ring, &cqe); /* no timeout argument: an unbounded wait */
+		io_uring_queue_exit(&ring);
+	} else {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGALRM);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		alarm(secs);
+		if (sigtimedwait(&set, NULL, NULL) < 0)
+			r = -errno;
+		alarm(0);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+	}
+	return r;
+}
+
+/* Each kind of wait: first fill a fresh quarter of the memory (a pager must evict it), then
+ * block in the wait while it does. Stopping us to evict must not end the wait: we get no
+ * signal, so EINTR here is the pager showing through. Single-threaded, we must have been
+ * stopped if RssAnon dropped meanwhile: a pager can only evict through our thread. */
+static int op_waits(void)
+{
+	size_t n = total_pages() / 4 ? total_pages() / 4 : 1;
+
+	for (int k = 0; k < WAIT_KINDS; k++) {
+		char *p = mmap(NULL, n * PAT_PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct region *r;
+		uint64_t before, after;
+		int w;
+
+		if (p == MAP_FAILED)
+			die("mmap: %m");
+		r = add_region(p, n, new_ids(n));
+		rewrite_pages(r, 0, n);
+		before = own_rss_anon_kib();
+		w = wait_once((enum wait_kind)k, 3);
+		after = own_rss_anon_kib();
+		if (w < 0) {
+			fprintf(stderr,
+				PROG ": MISMATCH %s with no timeout returned %s although no signal "
+				     "came (RssAnon %" PRIu64 " -> %" PRIu64 " kB meanwhile)\n",
+				wait_names[k], strerror(-w), before, after);
+			return 1;
+		}
+		if (after + 1024 > before) {
+			fprintf(stderr,
+				PROG ": MISMATCH nothing was evicted while we waited in %s "
+				     "(RssAnon %" PRIu64 " -> %" PRIu64
+				     " kB): the op proves nothing\n",
+				wait_names[k], before, after);
+			return 1;
+		}
+		printf(PROG ": %s: RssAnon %" PRIu64 " -> %" PRIu64 " kB while blocked, no EINTR\n",
+		       wait_names[k], before, after);
+	}
+	return 0;
+}
+
+/* Rewrite pages round the largest region until the child pid exits, then its status as
+ * wait_child gives it. Our memory keeps a pager evicting, so it stops us again and again
+ * meanwhile. */
+static int churn_until_exit(pid_t pid, const char *what)
+{
+	struct region *r = largest_region();
+	size_t i = 0;
+
+	for (;;) {
+		int st;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+
+		if (w < 0 && errno != EINTR)
+			die("waitpid %s: %m", what);
+		if (w == pid)
+			return child_status(pid, st, what);
+		for (size_t k = 0; k < 256; k++, i = (i + 1) % r->npages)
+			rewrite_pages(r, i, 1);
+	}
+}
+
+static atomic_ulong rt_count;
+
+static void on_rt_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	atomic_fetch_add(&rt_count, 1);
+}
+
+#define RT_SIGNALS 20000
+
+/* A child queues RT_SIGNALS real-time signals (they queue, none merge) while we churn: every
+ * one must be delivered, also those that arrive while a pager holds us. */
+static int op_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_rt_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+	pid_t parent = getpid(), pid;
+	double end;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGRTMIN, &sa, NULL) < 0)
+		die("sigaction: %m");
+	atomic_store(&rt_count, 0);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %m");
+	if (pid == 0) {
+		for (int i = 0; i < RT_SIGNALS; i++) {
+			union sigval v = { .sival_int = i };
+
+			while (sigqueue(parent, SIGRTMIN, v) < 0)
+				if (errno != EAGAIN)
+					_exit(1);
+				else
+					usleep(100);
+			if (i % 64 == 0)
+				usleep(50);
+		}
+		_exit(0);
+	}
+	if (churn_until_exit(pid, "queueing real-time signals to us"))
+		return 1;
+	/* queued ones still come in: give them a moment */
+	for (end = wl_now() + 5; atomic_load(&rt_count) < RT_SIGNALS && wl_now() < end;)
+		wl_sleep(0.01);
+	if (atomic_load(&rt_count) != RT_SIGNALS) {
+		fprintf(stderr,
+			PROG ": MISMATCH %d real-time signals queued to us, %lu delivered\n",
+			RT_SIGNALS, (unsigned long)atomic_load(&rt_count));
+		return 1;
+	}
+	signal(SIGRTMIN, SIG_DFL);
+	printf(PROG ": %d real-time signals delivered while churning\n", RT_SIGNALS);
+	return 0;
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!read_small(path, buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* In a child: SIGSTOP the parent (churning, so a pager keeps stopping it), wait until it
+ * shows stopped, SIGCONT it, again and again for secs seconds. 0, or 1 if a SIGSTOP was
+ * lost (the parent never showed stopped within 5 s). */
+static int stop_cont_child(pid_t parent, double secs)
+{
+	unsigned cycles = 0;
+
+	for (double end = wl_now() + secs; wl_now() < end; cycles++) {
+		double give_up = wl_now() + 5;
+		char st;
+
+		kill(parent, SIGSTOP);
+		/* 'T' is the stop; 't' is a tracer (the pager) holding the thread meanwhile */
+		while ((st = proc_state(parent)) != 'T' && wl_now() < give_up)
+			usleep(200);
+		if (st != 'T') {
+			fprintf(stderr,
+				PROG
+				": MISMATCH SIGSTOP number %u was lost: not stopped within 5 s "
+				"(state %c)\n",
+				cycles + 1, st);
+			kill(parent, SIGCONT);
+			return 1;
+		}
+		kill(parent, SIGCONT);
+		usleep(2000);
+	}
+	printf(PROG ": %u SIGSTOP/SIGCONT cycles while churning\n", cycles);
+	fflush(stdout);
+	return 0;
+}
+
+static int op_stopcont(void)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid < 0)
+		die("fork: %m");
+	if (pid == 0)
+		_exit(stop_cont_child(parent, 3));
+	return churn_until_exit(pid, "stopping and continuing us");
 }
 
 /*
@@ -793,6 +1365,74 @@ static void op_exec(int next_op)
 	die("execv /proc/self/exe: %m");
 }
 
+/* Leave a thread of ours that never runs user code: an io_uring read of an empty pipe, forced
+ * onto an io-wq worker (iou-wrk), blocked for the rest of our life. */
+static void leave_io_worker(void)
+{
+	static struct io_uring ring;
+	static char buf[8];
+	static int p[2];
+	struct io_uring_sqe *sqe;
+	int r;
+
+	if (p[0])
+		return;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die("pipe2: %m");
+	r = io_uring_queue_init(2, &ring, 0);
+	if (r < 0)
+		die("io_uring_queue_init: %s", strerror(-r));
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read(sqe, p[0], buf, sizeof(buf), 0);
+	sqe->flags |= IOSQE_ASYNC;
+	io_uring_submit(&ring);
+}
+
+static int vfork_sleeper(void *arg)
+{
+	struct timespec ts = { 3, 0 };
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+/* Fill a fresh quarter of the memory (a pager must evict it), with an io_uring worker thread
+ * beside us, then sit 3 s in vfork: the main thread cannot stop for a tracer meanwhile, and
+ * the only other thread never runs user code, so a pager must wait, not stop the worker. */
+static int op_vfork_wait(void)
+{
+	static char stack[64 << 10] __attribute__((aligned(16)));
+	size_t n = total_pages() / 4 ? total_pages() / 4 : 1;
+	char *p = mmap(NULL, n * PAT_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	pid_t pid;
+
+	if (p == MAP_FAILED)
+		die("mmap: %m");
+	leave_io_worker();
+	rewrite_pages(add_region(p, n, new_ids(n)), 0, n);
+	pid = clone(vfork_sleeper, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	if (pid < 0)
+		die("clone CLONE_VFORK: %m");
+	return wait_child(pid, "vfork child");
+}
+
+static void *run_ops_from(void *arg);
+
+/* The main thread ends (pthread_exit) and a new thread runs the remaining ops: the process
+ * lives on with a zombie leader, an io_uring worker thread beside it. */
+static void main_exit(int next)
+{
+	pthread_t t;
+
+	leave_io_worker();
+	errno = pthread_create(&t, NULL, run_ops_from, (void *)(intptr_t)next);
+	if (errno)
+		die("pthread_create: %m");
+	pthread_exit(NULL);
+}
+
 static int run_op(int k)
 {
 	const char *op = M.ops[k];
@@ -817,6 +1457,26 @@ static int run_op(int k)
 		return op_dontneed();
 	if (!strcmp(op, "write"))
 		return op_write();
+	if (!strcmp(op, "direct"))
+		return op_direct();
+	if (!strcmp(op, "uring"))
+		return op_uring();
+	if (!strcmp(op, "remote"))
+		return op_remote();
+	if (!strcmp(op, "mprotect"))
+		return op_mprotect();
+	if (!strcmp(op, "free"))
+		return op_free();
+	if (!strcmp(op, "populate"))
+		return op_populate();
+	if (!strcmp(op, "waits"))
+		return op_waits();
+	if (!strcmp(op, "signals"))
+		return op_signals();
+	if (!strcmp(op, "stopcont"))
+		return op_stopcont();
+	if (!strcmp(op, "vfork-wait"))
+		return op_vfork_wait();
 	if (!strcmp(op, "rewrite"))
 		return op_rewrite();
 	if (!strcmp(op, "rewrite-odd"))
@@ -870,6 +1530,23 @@ static void usage(FILE *f)
 		"  --ops LIST         comma list run in order, all memory verified after each:\n"
 		"                     verify fork fork-exec wipefork mremap munmap dontneed\n"
 		"                     write rewrite rewrite-odd\n"
+		"                     direct (write(2) and read back with O_DIRECT, in /var/tmp)\n"
+		"                     uring (the same with io_uring, half through io-wq)\n"
+		"                     remote (a child reads all memory with process_vm_readv\n"
+		"                     and /proc/PID/mem and writes some pages back)\n"
+		"                     mprotect (read-only, no-access and read-write chunks)\n"
+		"                     free (MADV_FREE: data or zero, then rewritten)\n"
+		"                     populate (MADV_POPULATE_READ and _WRITE)\n"
+		"                     waits (fill fresh memory, then block 3 s in sigtimedwait,\n"
+		"                     epoll_wait and io_uring_enter with no timeout: never EINTR)\n"
+		"                     signals (a child queues 20000 real-time signals while we\n"
+		"                     rewrite memory: all delivered)\n"
+		"                     stopcont (a child SIGSTOPs and SIGCONTs us for 3 s while we\n"
+		"                     rewrite memory: every SIGSTOP stops us)\n"
+		"                     vfork-wait (fill fresh memory, leave an io_uring worker\n"
+		"                     thread, then sit 3 s in vfork)\n"
+		"                     main-exit (leave an io_uring worker thread, end the main\n"
+		"                     thread; a new thread runs the remaining ops)\n"
 		"                     exec threads:N exec-race:N (N fork children that each\n"
 		"                     exec /bin/true after up to 2 ms)\n"
 		"                     fork-chain:N (N generations of fork children, each\n"
@@ -895,10 +1572,12 @@ static void parse_ops(char *list)
 {
 	for (char *save = NULL, *op = strtok_r(list, ",", &save); op;
 	     op = strtok_r(NULL, ",", &save)) {
-		static const char *const known[] = { "verify",	    "fork",   "fork-exec",
-						     "wipefork",    "mremap", "munmap",
-						     "dontneed",    "write",  "rewrite",
-						     "rewrite-odd", "exec" };
+		static const char *const known[] = {
+			"verify",   "fork",	"fork-exec",  "wipefork",    "mremap",	 "munmap",
+			"dontneed", "write",	"rewrite",    "rewrite-odd", "exec",	 "direct",
+			"uring",    "remote",	"mprotect",   "free",	     "populate", "waits",
+			"signals",  "stopcont", "vfork-wait", "main-exit"
+		};
 		bool ok = false;
 		uint64_t n;
 
@@ -1010,6 +1689,25 @@ static void parse_args(int argc, char **argv)
 		bad_arg("%s", "--wait and --hold exclude each other");
 }
 
+/* Run ops k.. with a verification after each, then the touch loop; exits the process. */
+static void *run_ops_from(void *arg)
+{
+	for (int k = (int)(intptr_t)arg; k < M.nops; k++) {
+		char when[64];
+
+		if (!strcmp(M.ops[k], "main-exit"))
+			main_exit(k + 1);
+		else if (run_op(k))
+			wl_finish(1);
+		snprintf(when, sizeof(when), "after op %s", M.ops[k]);
+		if (verify_all(when))
+			wl_finish(1);
+	}
+	if (M.touch && touch_loop())
+		wl_finish(1);
+	wl_finish(0);
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t set;
@@ -1039,16 +1737,5 @@ int main(int argc, char **argv)
 	/* every op is followed by a full verification: one more here would only cost time */
 	if (M.nops == 0 && verify_all("after the wait"))
 		wl_finish(1);
-	for (int k = 0; k < M.nops; k++) {
-		char when[64];
-
-		if (run_op(k))
-			wl_finish(1);
-		snprintf(when, sizeof(when), "after op %s", M.ops[k]);
-		if (verify_all(when))
-			wl_finish(1);
-	}
-	if (M.touch && touch_loop())
-		wl_finish(1);
-	wl_finish(0);
+	run_ops_from((void *)0);
 }
