@@ -368,16 +368,23 @@ static bool read_small(const char *path, char *buf, size_t len)
 	return true;
 }
 
-/* The RssAnon of this process (kB); 0 if unreadable. From /proc/thread-self: /proc/self
- * shows no memory once the main thread has ended. */
+/* A "Key: N kB" line of one of this process's /proc files (status, smaps_rollup); 0 if
+ * unreadable. From /proc/thread-self: /proc/self shows no memory once the main thread has
+ * ended. */
+static uint64_t own_kib(const char *file, const char *key)
+{
+	char path[64], buf[4096], *s;
+
+	snprintf(path, sizeof(path), "/proc/thread-self/%s", file);
+	if (!read_small(path, buf, sizeof(buf)))
+		return 0;
+	s = strstr(buf, key);
+	return s ? strtoull(s + strlen(key), NULL, 10) : 0;
+}
+
 static uint64_t own_rss_anon_kib(void)
 {
-	char buf[4096], *s;
-
-	if (!read_small("/proc/thread-self/status", buf, sizeof(buf)))
-		return 0;
-	s = strstr(buf, "RssAnon:");
-	return s ? strtoull(s + 8, NULL, 10) : 0;
+	return own_kib("status", "RssAnon:");
 }
 
 /* A chain of n generations, each the fork child of the one before: every generation
@@ -387,7 +394,7 @@ static uint64_t own_rss_anon_kib(void)
  * done; the exit status covers the whole chain. */
 static int op_fork_chain(uint64_t n)
 {
-	uint64_t own_kib = total_pages() * PAT_PAGE / 1024;
+	uint64_t size_kib = total_pages() * PAT_PAGE / 1024;
 
 	for (uint64_t gen = 1; gen <= n; gen++) {
 		pid_t pid = fork();
@@ -406,13 +413,13 @@ static int op_fork_chain(uint64_t n)
 		for (int r = 0; r < M.nreg; r++)
 			rewrite_pages(&M.reg[r], 0, M.reg[r].npages);
 		end = wl_now() + 60;
-		while (own_rss_anon_kib() > own_kib / 2) {
+		while (own_rss_anon_kib() > size_kib / 2) {
 			if (wl_now() > end) {
 				fprintf(stderr,
 					PROG ": fork-chain generation %" PRIu64
 					     " (pid %d): RssAnon %" PRIu64 " kB of %" PRIu64
 					     " kB not evicted within 60 s\n",
-					gen, (int)getpid(), own_rss_anon_kib(), own_kib);
+					gen, (int)getpid(), own_rss_anon_kib(), size_kib);
 				_exit(1);
 			}
 			usleep(20000);
@@ -1418,6 +1425,89 @@ static int op_vfork_wait(void)
 	return wait_child(pid, "vfork child");
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#define HUGE_SIZE (2UL << 20)
+
+/* Transparent huge pages: a fresh quarter of the memory, 2 MiB aligned, asked for huge
+ * pages and filled; wait until a pager has evicted at least half of it (it must split or
+ * move the huge pages), read it back, then ask the kernel to collapse it into huge pages
+ * again (MADV_COLLAPSE over evicted pages must not fill them with zeros). */
+static int op_hugepage(void)
+{
+	size_t n = (total_pages() / 4) & ~(HUGE_SIZE / PAT_PAGE - 1), len = n * PAT_PAGE;
+	char *raw, *p;
+	struct region *r;
+	uint64_t huge, before;
+	double end;
+
+	if (n == 0)
+		die("hugepage: memory too small");
+	raw = mmap(NULL, len + HUGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		   0);
+	if (raw == MAP_FAILED)
+		die("mmap: %m");
+	p = (char *)(((uintptr_t)raw + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1));
+	if (madvise(p, len, MADV_HUGEPAGE) < 0)
+		die("madvise HUGEPAGE: %m");
+	r = add_region(p, n, new_ids(n));
+	before = own_rss_anon_kib();
+	rewrite_pages(r, 0, n);
+	huge = own_kib("smaps_rollup", "AnonHugePages:");
+	printf(PROG ": hugepage: %" PRIu64 " kB of %zu in huge pages after the fill\n", huge,
+	       len / 1024);
+	for (end = wl_now() + 30; own_rss_anon_kib() > before + len / 1024 / 2; wl_sleep(0.05))
+		if (wl_now() > end) {
+			fprintf(stderr,
+				PROG ": MISMATCH huge-page memory not evicted within 30 s (RssAnon "
+				     "%" PRIu64 " kB)\n",
+				own_rss_anon_kib());
+			return 1;
+		}
+	if (verify_pages(r, 0, n, "in huge-page memory read back after its eviction"))
+		return 1;
+	if (madvise(p, len, MADV_COLLAPSE) < 0 && errno != EAGAIN && errno != EINVAL)
+		printf(PROG ": hugepage: MADV_COLLAPSE: %s\n", strerror(errno));
+	return verify_pages(r, 0, n, "after MADV_COLLAPSE") != 0;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+/* mremap with MREMAP_DONTUNMAP over evicted pages: the content moves to a new address, the
+ * old range stays mapped and must read zero (its evicted copies moved with the content),
+ * then both are written anew. */
+static int op_mremap_dontunmap(void)
+{
+	struct region *r = largest_region();
+	size_t chunk = r->npages / 8, start = r->npages / 8;
+	char *old = r->addr + start * PAT_PAGE, *p;
+	struct region *moved, *left;
+
+	if (chunk == 0 || start + chunk > r->npages)
+		die("mremap-dontunmap: region too small");
+	p = mremap(old, chunk * PAT_PAGE, chunk * PAT_PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP,
+		   NULL);
+	if (p == MAP_FAILED)
+		die("mremap MREMAP_DONTUNMAP: %m");
+	/* r keeps [0, start); the old range gets fresh ids (must read zero); the rest of r and
+	 * the moved chunk keep theirs */
+	add_region(r->addr + (start + chunk) * PAT_PAGE, r->npages - start - chunk,
+		   r->id0 + start + chunk);
+	moved = add_region(p, chunk, r->id0 + start);
+	r->npages = start;
+	left = add_region(old, chunk, new_ids(chunk));
+	if (verify_pages(moved, 0, chunk, "after mremap MREMAP_DONTUNMAP (moved chunk)") ||
+	    verify_pages(left, 0, chunk,
+			 "in the range MREMAP_DONTUNMAP left behind (must read zero)"))
+		return 1;
+	rewrite_pages(left, 0, chunk);
+	rewrite_pages(moved, 0, chunk);
+	return 0;
+}
+
 static void *run_ops_from(void *arg);
 
 /* The main thread ends (pthread_exit) and a new thread runs the remaining ops: the process
@@ -1431,6 +1521,68 @@ static void main_exit(int next)
 	if (errno)
 		die("pthread_create: %m");
 	pthread_exit(NULL);
+}
+
+static atomic_int clone_vm_bad;
+
+/* A process of its own sharing our mm: verify the first half of the largest region, page by
+ * page, for 3 s. No libc beyond reads of memory and the clock: it shares our TLS. */
+static int clone_vm_reader(void *arg)
+{
+	const struct region *r = arg;
+	double end = wl_now() + 3;
+
+	while (wl_now() < end && !atomic_load(&clone_vm_bad))
+		for (size_t i = 0; i < r->npages / 2 && !atomic_load(&clone_vm_bad); i++)
+			if (pat_check(r->addr + i * PAT_PAGE, M.seed, M.gen[r->id0 + i],
+				      r->id0 + i) >= 0)
+				atomic_store(&clone_vm_bad, (int)(i + 1));
+	return 0;
+}
+
+/* clone(CLONE_VM) without CLONE_VFORK: a second process in our mm (no fork event, one
+ * userfaultfd for both) reads the first half of the memory while we rewrite the second
+ * half, so a pager evicts under both of them. */
+static int op_clone_vm(void)
+{
+	static char stack[64 << 10] __attribute__((aligned(16)));
+	struct region *r = largest_region();
+	pid_t pid;
+	int st, bad;
+
+	atomic_store(&clone_vm_bad, 0);
+	pid = clone(clone_vm_reader, stack + sizeof(stack), CLONE_VM | SIGCHLD, r);
+	if (pid < 0)
+		die("clone CLONE_VM: %m");
+	for (size_t i = r->npages / 2; waitpid(pid, &st, WNOHANG) == 0;
+	     i = i + 1 < r->npages ? i + 1 : r->npages / 2)
+		rewrite_pages(r, i, 1);
+	bad = atomic_load(&clone_vm_bad);
+	if (bad)
+		return verify_pages(r, (size_t)bad - 1, 1,
+				    "read by a process sharing our mm (clone CLONE_VM)") ?
+			       1 :
+			       (fprintf(stderr,
+					PROG
+					": MISMATCH a process sharing our mm read page %d wrong\n",
+					bad - 1),
+				1);
+	return child_status(pid, st, "reading our memory from a process sharing our mm");
+}
+
+/* close_range(3, ~0U): every fd but stdin, stdout and stderr, as daemons do at start; a
+ * pager's fd in us goes too. */
+static int op_close_fds(void)
+{
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+		die("close_range: %m");
+	return 0;
+}
+
+static void *exec_from_thread(void *arg)
+{
+	op_exec((int)(intptr_t)arg);
+	return NULL;
 }
 
 static int run_op(int k)
@@ -1477,6 +1629,14 @@ static int run_op(int k)
 		return op_stopcont();
 	if (!strcmp(op, "vfork-wait"))
 		return op_vfork_wait();
+	if (!strcmp(op, "hugepage"))
+		return op_hugepage();
+	if (!strcmp(op, "mremap-dontunmap"))
+		return op_mremap_dontunmap();
+	if (!strcmp(op, "close-fds"))
+		return op_close_fds();
+	if (!strcmp(op, "clone-vm"))
+		return op_clone_vm();
 	if (!strcmp(op, "rewrite"))
 		return op_rewrite();
 	if (!strcmp(op, "rewrite-odd"))
@@ -1485,6 +1645,18 @@ static int run_op(int k)
 		if (verify_all("before exec"))
 			return 1;
 		op_exec(k + 1);
+	}
+	if (!strcmp(op, "exec-thread")) {
+		pthread_t t;
+
+		if (verify_all("before exec"))
+			return 1;
+		/* The kernel ends every other thread and gives the exec'ing one our pid. */
+		errno = pthread_create(&t, NULL, exec_from_thread, (void *)(intptr_t)(k + 1));
+		if (errno)
+			die("pthread_create: %m");
+		pthread_join(t, NULL);
+		die("exec from a thread did not happen");
 	}
 	if (!strncmp(op, "threads:", 8))
 		return op_threads((unsigned)strtoul(op + 8, NULL, 10));
@@ -1547,6 +1719,14 @@ static void usage(FILE *f)
 		"                     thread, then sit 3 s in vfork)\n"
 		"                     main-exit (leave an io_uring worker thread, end the main\n"
 		"                     thread; a new thread runs the remaining ops)\n"
+		"                     hugepage (fresh memory with MADV_HUGEPAGE: wait until half\n"
+		"                     of it is evicted, read it back, MADV_COLLAPSE it)\n"
+		"                     mremap-dontunmap (move an eighth of the memory with\n"
+		"                     MREMAP_DONTUNMAP: the old range must read zero)\n"
+		"                     exec-thread (exec ourselves from a second thread)\n"
+		"                     close-fds (close_range(3, ~0U): all but 0, 1 and 2)\n"
+		"                     clone-vm (a process sharing our mm, clone(CLONE_VM), reads\n"
+		"                     half the memory for 3 s while we rewrite the other half)\n"
 		"                     exec threads:N exec-race:N (N fork children that each\n"
 		"                     exec /bin/true after up to 2 ms)\n"
 		"                     fork-chain:N (N generations of fork children, each\n"
@@ -1573,10 +1753,12 @@ static void parse_ops(char *list)
 	for (char *save = NULL, *op = strtok_r(list, ",", &save); op;
 	     op = strtok_r(NULL, ",", &save)) {
 		static const char *const known[] = {
-			"verify",   "fork",	"fork-exec",  "wipefork",    "mremap",	 "munmap",
-			"dontneed", "write",	"rewrite",    "rewrite-odd", "exec",	 "direct",
-			"uring",    "remote",	"mprotect",   "free",	     "populate", "waits",
-			"signals",  "stopcont", "vfork-wait", "main-exit"
+			"verify",     "fork",	   "fork-exec", "wipefork",	    "mremap",
+			"munmap",     "dontneed",  "write",	"rewrite",	    "rewrite-odd",
+			"exec",	      "direct",	   "uring",	"remote",	    "mprotect",
+			"free",	      "populate",  "waits",	"signals",	    "stopcont",
+			"vfork-wait", "main-exit", "hugepage",	"mremap-dontunmap", "exec-thread",
+			"close-fds",  "clone-vm"
 		};
 		bool ok = false;
 		uint64_t n;
