@@ -1114,8 +1114,14 @@ static int op_waits(void)
 		if (p == MAP_FAILED)
 			die("mmap: %m");
 		r = add_region(p, n, new_ids(n));
+		/* locked while filled, so that a pager cannot evict it before we block (it
+		 * passes locked memory over), unlocked just before */
+		if (mlock(p, n * PAT_PAGE) < 0)
+			die("mlock %zu MiB: %m", n * PAT_PAGE >> 20);
 		rewrite_pages(r, 0, n);
 		before = own_rss_anon_kib();
+		if (munlock(p, n * PAT_PAGE) < 0)
+			die("munlock: %m");
 		w = wait_once((enum wait_kind)k, 3);
 		after = own_rss_anon_kib();
 		if (w < 0) {
@@ -1570,6 +1576,35 @@ static int op_clone_vm(void)
 	return child_status(pid, st, "reading our memory from a process sharing our mm");
 }
 
+#ifndef SYS_mseal
+#define SYS_mseal 462
+#endif
+
+/* mseal (Linux 6.10) the first half of the largest region, which a pager has registered and
+ * evicted from, and a fresh eighth of the memory filled just now, which it has not: their
+ * mappings can no longer change (no munmap, mremap, mprotect, nor discarding madvise).
+ * Exit 77 where the kernel has no mseal. */
+static int op_mseal(void)
+{
+	struct region *r = largest_region();
+	size_t n = total_pages() / 8 ? total_pages() / 8 : 1;
+	char *p = mmap(NULL, n * PAT_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+
+	if (p == MAP_FAILED)
+		die("mmap: %m");
+	rewrite_pages(add_region(p, n, new_ids(n)), 0, n);
+	if (syscall(SYS_mseal, r->addr, r->npages / 2 * PAT_PAGE, 0UL) < 0 ||
+	    syscall(SYS_mseal, p, n * PAT_PAGE, 0UL) < 0) {
+		if (errno == ENOSYS || errno == EINVAL)
+			wl_exit(77, PROG, "", "mseal: %s (Linux 6.10 or later)", strerror(errno));
+		die("mseal: %m");
+	}
+	printf(PROG ": mseal: %zu evicted and %zu fresh pages sealed\n", r->npages / 2, n);
+	fflush(stdout);
+	return 0;
+}
+
 /* close_range(3, ~0U): every fd but stdin, stdout and stderr, as daemons do at start; a
  * pager's fd in us goes too. */
 static int op_close_fds(void)
@@ -1637,6 +1672,8 @@ static int run_op(int k)
 		return op_close_fds();
 	if (!strcmp(op, "clone-vm"))
 		return op_clone_vm();
+	if (!strcmp(op, "mseal"))
+		return op_mseal();
 	if (!strcmp(op, "rewrite"))
 		return op_rewrite();
 	if (!strcmp(op, "rewrite-odd"))
@@ -1727,6 +1764,8 @@ static void usage(FILE *f)
 		"                     close-fds (close_range(3, ~0U): all but 0, 1 and 2)\n"
 		"                     clone-vm (a process sharing our mm, clone(CLONE_VM), reads\n"
 		"                     half the memory for 3 s while we rewrite the other half)\n"
+		"                     mseal (seal half of the evicted memory and a fresh eighth;\n"
+		"                     exit 77 where the kernel has no mseal)\n"
 		"                     exec threads:N exec-race:N (N fork children that each\n"
 		"                     exec /bin/true after up to 2 ms)\n"
 		"                     fork-chain:N (N generations of fork children, each\n"
@@ -1758,7 +1797,7 @@ static void parse_ops(char *list)
 			"exec",	      "direct",	   "uring",	"remote",	    "mprotect",
 			"free",	      "populate",  "waits",	"signals",	    "stopcont",
 			"vfork-wait", "main-exit", "hugepage",	"mremap-dontunmap", "exec-thread",
-			"close-fds",  "clone-vm"
+			"close-fds",  "clone-vm",  "mseal"
 		};
 		bool ok = false;
 		uint64_t n;
