@@ -15,7 +15,6 @@
 #include "uswap/log.h"
 #include "uswap/util.h"
 
-#define MAX_POLL 1024
 #define MAX_DEFERRED 4096
 #define ZERO_AHEAD 31
 
@@ -555,21 +554,56 @@ static void retry_deferred(struct pager *p)
 	}
 }
 
+/* Room for the wake and ring fds and every space's uffd: a container may hold thousands of
+ * processes, each its own space (a fixed array of 1024 left the oldest spaces unpolled, and
+ * a fork in one of them then waited for ever for its event to be read). */
+static bool poll_room(struct pollfd **pfd, struct space ***sps, size_t *cap, size_t need)
+{
+	struct pollfd *np;
+	struct space **ns;
+	size_t c = *cap ? *cap : 64;
+
+	if (need <= *cap)
+		return true;
+	while (c < need)
+		c *= 2;
+	np = realloc(*pfd, c * sizeof(**pfd));
+	if (np)
+		*pfd = np;
+	ns = realloc(*sps, c * sizeof(**sps));
+	if (ns)
+		*sps = ns;
+	if (!np || !ns)
+		return false;
+	*cap = c;
+	return true;
+}
+
 static void *fault_main(void *arg)
 {
 	struct pager *p = arg;
-	struct pollfd pfd[MAX_POLL];
-	struct space *sps[MAX_POLL];
+	struct pollfd *pfd = NULL;
+	struct space **sps = NULL;
+	size_t cap = 0;
 
 	fill_init(p);
 	while (!fault_quit) {
 		unsigned n = 2;
+		size_t nspaces = 0;
 		int timeout;
 
 		pthread_mutex_lock(&p->lock);
+		for (struct space *sp = p->spaces; sp; sp = sp->next)
+			nspaces++;
+		if (!poll_room(&pfd, &sps, &cap, nspaces + 2)) {
+			pthread_mutex_unlock(&p->lock);
+			log_error("fault thread: out of memory for %zu spaces; retrying", nspaces);
+			sleep(1);
+			continue;
+		}
 		pfd[0] = (struct pollfd){ .fd = p->wake_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = fill_poll_fd(), .events = POLLIN };
-		for (struct space *sp = p->spaces; sp && n < MAX_POLL; sp = sp->next) {
+		for (struct space *sp = p->spaces; sp; sp = sp->next) {
 			if (sp->dead || sp->uffd < 0 || sp->moving)
 				continue;
 			sps[n] = sp;
@@ -600,6 +634,8 @@ static void *fault_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 	}
 	fill_exit(p);
+	free(pfd);
+	free(sps);
 	return NULL;
 }
 

@@ -399,6 +399,9 @@ static void check_spaces(struct manager *m)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static uint64_t stale_warned_ns;
+static unsigned stale_unwarned;
+
 /* A fork child not identified within a second: check its inherited entries against its
  * parent's flags rather than let its faults wait any longer. */
 static void check_stale_children(struct pager *p)
@@ -411,9 +414,19 @@ static void check_stale_children(struct pager *p)
 
 		if (!sp->inherit_unchecked || sp->pid || now_ns() - sp->born_ns < 1000000000ull)
 			continue;
-		log_warn("a fork child of pid %d was not identified in 1 s: using its parent's "
-			 "wipe-on-fork ranges",
-			 (int)parent);
+		/* Many children at once (a server forking hundreds) all come late: say so once a
+		 * minute, with how many, not once per child. */
+		if (now_ns() - stale_warned_ns > 60000000000ull) {
+			log_warn(
+				"a fork child of pid %d was not identified in 1 s: using its "
+				"parent's wipe-on-fork ranges; %u more since the last such message",
+				(int)parent, stale_unwarned);
+			stale_warned_ns = now_ns();
+			stale_unwarned = 0;
+		} else {
+			log_debug("a fork child of pid %d was not identified in 1 s", (int)parent);
+			stale_unwarned++;
+		}
 		space_check_inherited(p, sp, parent);
 		woke = true;
 	}

@@ -392,6 +392,79 @@ static uint64_t own_rss_anon_kib(void)
  * half of it (up to 60 s: a pager that no longer adopts deep generations leaves it
  * resident), then forks the next. Every generation verifies its memory once its child is
  * done; the exit status covers the whole chain. */
+/* n fork children alive at once, each with its own userfaultfd (its own space in a pager),
+ * then all verify 16 pages of their inherited memory (evicted ones fault to the pager
+ * through the child's own uffd) and exit. A child not done within 120 s is counted, killed
+ * and reported. */
+static int op_fork_many(uint64_t n)
+{
+	pid_t *pids = calloc(n, sizeof(*pids));
+	size_t total = total_pages(), stuck = 0, bad = 0;
+	int go[2];
+	double end;
+
+	if (!pids || pipe2(go, O_CLOEXEC) < 0)
+		die("fork-many: %m");
+	for (uint64_t c = 0; c < n; c++) {
+		pids[c] = fork();
+		if (pids[c] < 0)
+			die("fork %" PRIu64 ": %m", c);
+		if (pids[c] == 0) {
+			char b;
+			size_t nbad = 0;
+
+			close(go[1]);
+			if (read(go[0], &b, 1) < 0)
+				_exit(1);
+			for (size_t k = 0; k < 16; k++) {
+				size_t i;
+				const struct region *r =
+					flat_page((c * 7919 + k * 104729) % total, &i);
+
+				nbad += verify_pages(r, i, 1, "in one of many fork children");
+			}
+			_exit(nbad != 0);
+		}
+	}
+	close(go[0]);
+	close(go[1]); /* all go */
+	end = wl_now() + 120;
+	for (uint64_t done = 0; done < n && wl_now() < end;) {
+		int st;
+		pid_t w = waitpid(-1, &st, WNOHANG);
+
+		if (w < 0 && errno != EINTR)
+			die("waitpid: %m");
+		if (w <= 0) {
+			wl_sleep(0.01);
+			continue;
+		}
+		for (uint64_t c = 0; c < n; c++)
+			if (pids[c] == w) {
+				pids[c] = 0;
+				done++;
+				bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			}
+	}
+	for (uint64_t c = 0; c < n; c++)
+		if (pids[c] > 0) {
+			stuck++;
+			kill(pids[c], SIGKILL);
+			waitpid(pids[c], NULL, 0);
+		}
+	free(pids);
+	if (stuck || bad) {
+		fprintf(stderr,
+			PROG ": MISMATCH of %" PRIu64 " fork children alive at once, %zu failed "
+			     "and %zu were not done within 120 s\n",
+			n, bad, stuck);
+		return 1;
+	}
+	printf(PROG ": fork-many: %" PRIu64 " children verified\n", n);
+	fflush(stdout);
+	return 0;
+}
+
 static int op_fork_chain(uint64_t n)
 {
 	uint64_t size_kib = total_pages() * PAT_PAGE / 1024;
@@ -1634,6 +1707,8 @@ static int run_op(int k)
 		return op_exec_race(strtoull(op + 10, NULL, 10));
 	if (!strncmp(op, "fork-chain:", 11))
 		return op_fork_chain(strtoull(op + 11, NULL, 10));
+	if (!strncmp(op, "fork-many:", 10))
+		return op_fork_many(strtoull(op + 10, NULL, 10));
 	if (!strcmp(op, "wipefork"))
 		return op_wipefork();
 	if (!strcmp(op, "mremap"))
@@ -1771,6 +1846,8 @@ static void usage(FILE *f)
 		"                     fork-chain:N (N generations of fork children, each\n"
 		"                     rewriting its memory and waiting up to 60 s for a\n"
 		"                     pager to evict half of it before forking the next)\n"
+		"                     fork-many:N (N fork children alive at once, then each\n"
+		"                     verifies 16 pages of what it inherited)\n"
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
 		"  --mlock half|all   half: after the fill, mlock the first half of the first\n"
 		"                     region; all: first mlockall(MCL_CURRENT | MCL_FUTURE)\n"
@@ -1810,6 +1887,8 @@ static void parse_ops(char *list)
 			ok = wl_parse_u64(op + 10, 1, 100000, &n) == 0;
 		if (!strncmp(op, "fork-chain:", 11))
 			ok = wl_parse_u64(op + 11, 1, 1000, &n) == 0;
+		if (!strncmp(op, "fork-many:", 10))
+			ok = wl_parse_u64(op + 10, 1, 100000, &n) == 0;
 		if (!ok)
 			bad_arg("unknown op '%s' (see --help)", op);
 		if (M.nops == MAX_OPS)
