@@ -1239,14 +1239,19 @@ static int churn_until_exit(pid_t pid, const char *what)
 	}
 }
 
-static atomic_ulong rt_count;
+static atomic_ulong rt_count, rt_sum, rt_foreign;
+static pid_t rt_sender;
 
+/* Count each signal, add up its payload and check who sent it: a signal passed on with other
+ * siginfo (a tracer's, say) would show in the sum or the sender. */
 static void on_rt_signal(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
-	(void)si;
 	(void)uc;
 	atomic_fetch_add(&rt_count, 1);
+	atomic_fetch_add(&rt_sum, (unsigned long)si->si_value.sival_int);
+	if (si->si_code != SI_QUEUE || si->si_pid != rt_sender)
+		atomic_fetch_add(&rt_foreign, 1);
 }
 
 #define RT_SIGNALS 20000
@@ -1263,9 +1268,16 @@ static int op_signals(void)
 	if (sigaction(SIGRTMIN, &sa, NULL) < 0)
 		die("sigaction: %m");
 	atomic_store(&rt_count, 0);
+	atomic_store(&rt_sum, 0);
+	atomic_store(&rt_foreign, 0);
+	/* the sender's pid is known before its first signal: block them until it is set */
+	sigaddset(&sa.sa_mask, SIGRTMIN);
+	sigprocmask(SIG_BLOCK, &sa.sa_mask, NULL);
 	pid = fork();
 	if (pid < 0)
 		die("fork: %m");
+	rt_sender = pid;
+	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 	if (pid == 0) {
 		for (int i = 0; i < RT_SIGNALS; i++) {
 			union sigval v = { .sival_int = i };
@@ -1285,10 +1297,16 @@ static int op_signals(void)
 	/* queued ones still come in: give them a moment */
 	for (end = wl_now() + 5; atomic_load(&rt_count) < RT_SIGNALS && wl_now() < end;)
 		wl_sleep(0.01);
-	if (atomic_load(&rt_count) != RT_SIGNALS) {
+	if (atomic_load(&rt_count) != RT_SIGNALS ||
+	    atomic_load(&rt_sum) != (unsigned long)RT_SIGNALS * (RT_SIGNALS - 1) / 2 ||
+	    atomic_load(&rt_foreign)) {
 		fprintf(stderr,
-			PROG ": MISMATCH %d real-time signals queued to us, %lu delivered\n",
-			RT_SIGNALS, (unsigned long)atomic_load(&rt_count));
+			PROG ": MISMATCH %d real-time signals queued to us, %lu delivered, payload "
+			     "sum %lu (expected %lu), %lu not from the sender by sigqueue\n",
+			RT_SIGNALS, (unsigned long)atomic_load(&rt_count),
+			(unsigned long)atomic_load(&rt_sum),
+			(unsigned long)RT_SIGNALS * (RT_SIGNALS - 1) / 2,
+			(unsigned long)atomic_load(&rt_foreign));
 		return 1;
 	}
 	signal(SIGRTMIN, SIG_DFL);
