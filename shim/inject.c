@@ -34,6 +34,13 @@
 #define MAX_LINGERING 64
 
 static pid_t lingering[MAX_LINGERING];
+/* Exit statuses our waits for a stop took instead (a tracee that died meanwhile): for a child
+ * of ours, the only report of how it ended. */
+static struct {
+	pid_t pid;
+	int status;
+} reaped[16];
+static unsigned nreaped;
 static unsigned nlingering;
 static uint64_t stop_total_ns, stop_max_ns, stop_count;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -256,8 +263,12 @@ static int wait_stop(pid_t tid, int timeout_ms, int *ret_status)
 		if (r < 0)
 			return errno == ECHILD ? -ESRCH : -errno;
 		if (r == tid) {
-			if (WIFEXITED(st) || WIFSIGNALED(st))
+			if (WIFEXITED(st) || WIFSIGNALED(st)) {
+				pthread_mutex_lock(&stats_lock);
+				reaped[nreaped++ % 16] = (typeof(reaped[0])){ tid, st };
+				pthread_mutex_unlock(&stats_lock);
 				return -ESRCH;
+			}
 			*ret_status = st;
 			return 0;
 		}
@@ -294,14 +305,34 @@ static bool thread_usable(pid_t pid, pid_t tid)
 	return st != 'Z' && st != 'X' && st != 't' && !(flags & (PF_IO_WORKER_ | PF_USER_WORKER_));
 }
 
+/* The thread's seccomp mode (0 none, 1 strict, 2 filter), from its status; -1 unknown. */
+static int seccomp_mode(pid_t pid, pid_t tid)
+{
+	char path[64], buf[4096], *s;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	if (uswap_read_small(path, buf, sizeof(buf)) <= 0 || !(s = strstr(buf, "\nSeccomp:")))
+		return -1;
+	return atoi(s + 9);
+}
+
 int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 {
+	int mode;
+
 	memset(in, 0, sizeof(*in));
 	in->pid = pid;
 	in->tid = tid;
 	in->syscall_ip = syscall_ip;
 	in->seized = true;
 	in->stop_start_ns = now_ns();
+	/* Stopped, the thread cannot add a filter: what its status says now holds while we
+	 * hold it. A filter may kill it for a system call it never makes itself: callers
+	 * then keep to the commonest calls. */
+	mode = seccomp_mode(pid, tid);
+	if (mode == 1)
+		return -EPERM;
+	in->filtered = mode != 0;
 	if (ptrace(PTRACE_GETREGS, tid, 0, &in->saved) < 0)
 		return -errno;
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &in->saved_mask) < 0)
@@ -571,6 +602,20 @@ int inject_detach(struct inject *in)
 		stop_max_ns = d;
 	pthread_mutex_unlock(&stats_lock);
 	return r;
+}
+
+bool inject_reaped_status(pid_t pid, int *ret_status)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&stats_lock);
+	for (unsigned i = 0; i < 16 && i < nreaped; i++)
+		if (reaped[i].pid == pid) {
+			*ret_status = reaped[i].status;
+			found = true;
+		}
+	pthread_mutex_unlock(&stats_lock);
+	return found;
 }
 
 void inject_stop_stats(uint64_t *ret_count, double *ret_total_ms, double *ret_max_ms)

@@ -20,6 +20,7 @@ struct inject {
 	bool seized; /* PTRACE_SEIZE done, thread in a ptrace stop */
 	bool prepared; /* registers and mask saved, must be restored */
 	bool stop_after; /* a SIGSTOP came while the thread ran our code: send it at detach */
+	bool filtered; /* the thread runs under a seccomp filter (read at the stop) */
 	uint64_t stop_start_ns;
 };
 
@@ -32,7 +33,8 @@ int inject_find_syscall_ip(pid_t pid, uint64_t *ret_ip);
  * -ETIMEDOUT if no thread stopped in time (e.g. frozen; the thread is released later). */
 int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout_ms);
 
-/* For a thread the caller already seized and that sits in a ptrace stop. */
+/* For a thread the caller already seized and that sits in a ptrace stop. A thread in
+ * seccomp's strict mode cannot be used (any other system call kills it): -EPERM. */
 int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip);
 
 /* Run one syscall in the target. Returns 0 if the syscall ran (its raw result, -errno on
@@ -72,6 +74,10 @@ void inject_reap_lingering(void);
 /* A tracee's stop (waitpid status st) was reported to a wait of ours outside any injection:
  * it is a thread we gave up waiting for. Detach it, passing on a signal it was taking. */
 void inject_release(pid_t tid, int st);
+
+/* The wait status of pid if a wait of ours for its stop took its exit instead (it died while
+ * we held or seized it); false if none did. */
+bool inject_reaped_status(pid_t pid, int *ret_status);
 
 /* Stop-time accounting (all injections of this process). */
 void inject_stop_stats(uint64_t *ret_count, double *ret_total_ms, double *ret_max_ms);

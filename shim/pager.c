@@ -1177,6 +1177,9 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 out:
 	evict_drain_writes(p);
 	fault_thread_stop(p);
+	/* The root may have died while we held it: our wait for its stop took its status. */
+	if (!m.root_exited && m.root > 0 && inject_reaped_status(m.root, &m.root_status))
+		m.root_exited = true;
 	*ret_status = m.root_exited ? m.root_status : 0;
 	if (stopping)
 		*ret_status = 0;

@@ -193,6 +193,10 @@ static int target_new_uffd(struct pager *p, struct inject *in, int pidfd, uint64
 					in->pid);
 		}
 	}
+	/* Under a seccomp filter, userfaultfd(2) is a call that filters often forbid, some by
+	 * killing the caller: do without. */
+	if (in->filtered)
+		return -EPERM;
 	r = rsys(in, &res, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0);
 	return r < 0 ? r : (int)res;
 }
@@ -341,8 +345,11 @@ static void probe_pm_self(struct space *sp, struct inject *in)
 	struct range r = { sp->scratch, sp->scratch + SCRATCH_ARGS };
 
 	/* MADV_COLD on our own scratch page: harmless, and tells whether the target's
-	 * seccomp profile and kernel accept process_madvise(PIDFD_SELF). */
-	sp->pm_self = true;
+	 * seccomp profile and kernel accept process_madvise(PIDFD_SELF). Not under a filter:
+	 * one that kills for it would kill the program (see keep_to_common). */
+	sp->pm_self = !in->filtered;
+	if (!sp->pm_self)
+		return;
 	if (space_madvise(sp, in, &r, 1, MADV_COLD) < 0)
 		sp->pm_self = false;
 }
@@ -948,12 +955,27 @@ bool space_matches(struct pager *p, struct space *sp, pid_t pid)
 	return poll(&pfd, 1, 0) == 0;
 }
 
+/* A thread found under a seccomp filter (the program may add one at any time, and each
+ * thread has its own): from now on only the commonest system calls are injected into this
+ * process, madvise rather than process_madvise, since a filter may kill for the rarer ones
+ * where the kernel would return an error. */
+static void keep_to_common(struct space *sp, const struct inject *in)
+{
+	if (!in->filtered || !sp->pm_self)
+		return;
+	sp->pm_self = false;
+	log_info("pid %d: runs under a seccomp filter: the pager now frees its stash with "
+		 "madvise, not process_madvise",
+		 sp->pid);
+}
+
 int space_attach(struct space *sp, struct inject *in, int timeout_ms)
 {
 	int r = inject_attach(in, sp->pid, sp->syscall_ip, timeout_ms);
 
 	if (r < 0)
 		return r;
+	keep_to_common(sp, in);
 	/* Stopped, the thread can no longer exec: does its mm still show sp's token (a fresh
 	 * one if the last is gone, e.g. discarded by the program)? */
 	if ((sp->id_page >= 0 && shows_token(sp, in->tid)) ||

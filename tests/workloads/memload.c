@@ -22,6 +22,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <liburing.h>
+#include <seccomp.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -70,6 +71,7 @@ static struct {
 	bool deny_exec;
 	const char *mlock; /* NULL, "half" or "all" */
 	bool own_uffd;
+	char *seccomp_kill;
 	char *ops[MAX_OPS];
 	int nops;
 
@@ -1869,6 +1871,10 @@ static void usage(FILE *f)
 		"  --touch-loop SECS  after the ops, verify random pages for SECS seconds\n"
 		"  --mlock half|all   half: after the fill, mlock the first half of the first\n"
 		"                     region; all: first mlockall(MCL_CURRENT | MCL_FUTURE)\n"
+		"  --seccomp-kill LIST  after the fill, load a seccomp filter that kills the\n"
+		"                     process for any of the system calls named in the comma\n"
+		"                     list (as systemd's SystemCallFilter= does), none of which\n"
+		"                     we make ourselves\n"
 		"  --own-uffd         after the fill, register the first half of the memory\n"
 		"                     with a userfaultfd of its own (write-protect mode, never\n"
 		"                     protecting a page), as a program that pages itself would\n"
@@ -1929,6 +1935,7 @@ static void parse_args(int argc, char **argv)
 		O_DENY_EXEC,
 		O_MLOCK,
 		O_OWN_UFFD,
+		O_SECCOMP_KILL,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -1943,6 +1950,7 @@ static void parse_args(int argc, char **argv)
 		{ "deny-exec", no_argument, NULL, O_DENY_EXEC },
 		{ "mlock", required_argument, NULL, O_MLOCK },
 		{ "own-uffd", no_argument, NULL, O_OWN_UFFD },
+		{ "seccomp-kill", required_argument, NULL, O_SECCOMP_KILL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -1989,6 +1997,9 @@ static void parse_args(int argc, char **argv)
 		case O_OWN_UFFD:
 			M.own_uffd = true;
 			break;
+		case O_SECCOMP_KILL:
+			M.seccomp_kill = optarg;
+			break;
 		case O_MLOCK:
 			if (strcmp(optarg, "half") && strcmp(optarg, "all"))
 				bad_arg("invalid --mlock '%s' (half or all)", optarg);
@@ -2026,6 +2037,33 @@ static void *run_ops_from(void *arg)
 	wl_finish(0);
 }
 
+/* Load a seccomp filter that allows everything but the system calls in list (comma
+ * separated names), for which it kills the process. */
+static void seccomp_kill(char *list)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int r;
+
+	if (!ctx)
+		die("seccomp_init failed");
+	for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		int nr = seccomp_syscall_resolve_name(name);
+
+		if (nr == __NR_SCMP_ERROR)
+			bad_arg("--seccomp-kill: unknown system call '%s'", name);
+		r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0);
+		if (r < 0)
+			die("seccomp_rule_add %s: %s", name, strerror(-r));
+	}
+	r = seccomp_load(ctx);
+	if (r < 0)
+		die("seccomp_load: %s", strerror(-r));
+	seccomp_release(ctx);
+	printf(PROG ": seccomp filter loaded\n");
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t set;
@@ -2048,6 +2086,8 @@ int main(int argc, char **argv)
 		die("mlock: %m");
 	if (M.own_uffd)
 		own_uffd();
+	if (M.seccomp_kill)
+		seccomp_kill(M.seccomp_kill);
 	write_ready();
 	wait_or_hold();
 	if (getenv("MEMLOAD_FAULT"))
