@@ -36,7 +36,7 @@
 static pid_t lingering[MAX_LINGERING];
 /* Exit statuses our waits for a stop took instead (a tracee that died meanwhile): for a child
  * of ours, the only report of how it ended. */
-static struct {
+static struct reaped_exit {
 	pid_t pid;
 	int status;
 } reaped[16];
@@ -265,7 +265,7 @@ static int wait_stop(pid_t tid, int timeout_ms, int *ret_status)
 		if (r == tid) {
 			if (WIFEXITED(st) || WIFSIGNALED(st)) {
 				pthread_mutex_lock(&stats_lock);
-				reaped[nreaped++ % 16] = (typeof(reaped[0])){ tid, st };
+				reaped[nreaped++ % 16] = (struct reaped_exit){ tid, st };
 				pthread_mutex_unlock(&stats_lock);
 				return -ESRCH;
 			}

@@ -350,7 +350,6 @@ static void untrack_space(struct manager *m, struct space *sp)
 	}
 }
 
-/* Destroy dead spaces, re-arm after exec, give back lost fds. */
 /* Keep sp->tid on a live thread: once the main thread has ended (pthread_exit), /proc/PID
  * shows no memory and no files, and without this the uffd would look closed and the
  * process unpaged. One read of /proc/PID/stat while the main thread runs. */
@@ -366,6 +365,7 @@ static void follow_live_thread(struct space *sp)
 	sp->tid = tid == sp->pid ? 0 : tid;
 }
 
+/* Destroy dead spaces, re-arm after exec, give back lost fds. */
 static void check_spaces(struct manager *m)
 {
 	struct pager *p = m->p;
