@@ -350,21 +350,6 @@ static void untrack_space(struct manager *m, struct space *sp)
 	}
 }
 
-/* Keep sp->tid on a live thread: once the main thread has ended (pthread_exit), /proc/PID
- * shows no memory and no files, and without this the uffd would look closed and the
- * process unpaged. One read of /proc/PID/stat while the main thread runs. */
-static void follow_live_thread(struct space *sp)
-{
-	pid_t tid = uswap_live_tid(sp->pid);
-
-	if (tid <= 0 || tid == space_tid(sp))
-		return;
-	if (tid != sp->pid && sp->tid <= 0)
-		log_info("pid %d: its main thread has ended; paged through thread %d", sp->pid,
-			 tid);
-	sp->tid = tid == sp->pid ? 0 : tid;
-}
-
 /* Destroy dead spaces, re-arm after exec, give back lost fds. */
 static void check_spaces(struct manager *m)
 {
@@ -373,11 +358,8 @@ static void check_spaces(struct manager *m)
 
 	pthread_mutex_lock(&p->lock);
 	for (sp = p->spaces; sp; sp = next) {
-		enum space_health h;
+		enum space_health h = sp->dead ? SPACE_GONE : space_check(p, sp);
 
-		if (sp->pid && !sp->dead)
-			follow_live_thread(sp);
-		h = sp->dead ? SPACE_GONE : space_check(p, sp);
 		next = sp->next;
 		if (h == SPACE_OK)
 			continue;

@@ -1046,6 +1046,22 @@ int space_adopt(struct pager *p, struct space *sp)
 	return r;
 }
 
+/* Point sp->tid at a live thread of sp's process, if space_tid() no longer names one. Only
+ * then is this looked up: /proc/PID and kcmp(PID) work while the main thread runs. true if
+ * sp->tid changed. */
+static bool follow_live_thread(struct space *sp)
+{
+	pid_t tid = uswap_live_tid(sp->pid);
+
+	if (tid <= 0 || tid == space_tid(sp))
+		return false;
+	if (tid != sp->pid && sp->tid <= 0)
+		log_info("pid %d: its main thread has ended; paged through thread %d", sp->pid,
+			 tid);
+	sp->tid = tid == sp->pid ? 0 : tid;
+	return true;
+}
+
 enum space_health space_check(struct pager *p, struct space *sp)
 {
 	uint64_t probe = sp->scratch + SCRATCH_ARGS;
@@ -1066,9 +1082,18 @@ enum space_health space_check(struct pager *p, struct space *sp)
 	}
 	if (!sp->pid || !p->have_kcmp)
 		return SPACE_OK;
-	if (syscall(SYS_kcmp, getpid(), space_tid(sp), KCMP_FILE, sp->uffd, sp->target_fd) != 0)
-		return errno == ESRCH ? SPACE_GONE : SPACE_FD_LOST;
-	return SPACE_OK;
+	for (bool followed = false;; followed = true) {
+		int err;
+
+		if (syscall(SYS_kcmp, getpid(), space_tid(sp), KCMP_FILE, sp->uffd,
+			    sp->target_fd) == 0)
+			return SPACE_OK;
+		err = errno;
+		/* The thread we name may have ended, or be the main thread, whose /proc shows
+		 * no files once it has ended while others run: ask again through a live one. */
+		if (followed || !follow_live_thread(sp))
+			return err == ESRCH ? SPACE_GONE : SPACE_FD_LOST;
+	}
 }
 
 void space_destroy(struct pager *p, struct space *sp)
