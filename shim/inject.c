@@ -34,6 +34,7 @@
 #define MAX_LINGERING 64
 
 static pid_t lingering[MAX_LINGERING];
+static unsigned nlingering;
 /* Exit statuses our waits for a stop took instead (a tracee that died meanwhile): for a child
  * of ours, the only report of how it ended. */
 static struct reaped_exit {
@@ -41,7 +42,6 @@ static struct reaped_exit {
 	int status;
 } reaped[16];
 static unsigned nreaped;
-static unsigned nlingering;
 static uint64_t stop_total_ns, stop_max_ns, stop_count;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 

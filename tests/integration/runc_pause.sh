@@ -19,7 +19,8 @@ runc_new_id id
 
 # freeze_for ID SECS: pause the container, check it is paused, wait, resume it.
 freeze_for() {
-	runc_cmd pause "$1" >>"$T/runc-$1.out" 2>&1 || fail "runc pause $1 failed: $(tail -n 3 "$T/runc-$1.out")"
+	runc_cmd pause "$1" >>"$T/runc-$1.out" 2>&1 ||
+		fail "runc pause $1 failed: $(tail -n 3 "$T/runc-$1.out")"
 	[[ $(runc_status "$1") == paused ]] || fail "$1 is $(runc_status "$1"), not paused"
 	sleep "$2"
 	runc_cmd resume "$1" >>"$T/runc-$1.out" 2>&1 || fail "runc resume $1 failed"
@@ -36,7 +37,8 @@ runc_wait_ready "$id" "$T/$id/out/ready"
 wait_status "$HOOK_RUN/$id.json" evicted_pages gt 0 "$TIMEOUT" || fail "$id: nothing evicted"
 kill -USR1 "$READY_PID"
 sleep 0.5
-note "freezing $id for 2 s while it rewrites (evicted_pages $(status_get "$HOOK_RUN/$id.json" evicted_pages))"
+note "freezing $id for 2 s while it rewrites" \
+	"(evicted_pages $(status_get "$HOOK_RUN/$id.json" evicted_pages))"
 freeze_for "$id" 2
 runc_expect_results "$id" result
 is_alive "$HOOK_SHIM" || fail "pager $HOOK_SHIM died"

@@ -8,7 +8,8 @@
  * mremap (EVENT_REMAP), munmap (EVENT_UNMAP), MADV_DONTNEED (EVENT_REMOVE), MADV_FREE,
  * MADV_POPULATE_*, mprotect, syscalls that read and write evicted pages from kernel mode (plain,
  * O_DIRECT, io_uring and its io-wq workers, another process through process_vm_readv/writev
- * and /proc/PID/mem), exec (a new mm), and threads touching pages while the pager evicts them. All live memory is verified after every operation.
+ * and /proc/PID/mem), exec (a new mm), and threads touching pages while the pager evicts them.
+ * All live memory is verified after every operation.
  *
  * Exit status: 0 every verification passed, 1 a mismatch (a "memload: MISMATCH" line on
  * stderr) or an unexpected system error, 2 bad arguments.
