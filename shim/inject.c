@@ -166,36 +166,64 @@ static void linger(pid_t tid)
  * returns EINTR if a signal handler runs first, as the call itself would have. A wait with a
  * timeout keeps its EINTR: restarted, it would begin its whole timeout again.
  */
-static void restart_interrupted_wait(struct user_regs_struct *r)
+enum wait_kind {
+	WAIT_NONE, /* not a call the interrupt ends with EINTR */
+	WAIT_RESTARTED, /* one with no timeout: restart_interrupted_wait restarts it */
+	WAIT_SHOWS, /* one with a timeout: the program gets the EINTR */
+};
+
+/* What a thread in system call nr (third and fourth arguments a3, a4) would make of our
+ * interrupt. */
+static enum wait_kind wait_kind(long nr, unsigned long a3, unsigned long a4)
 {
 	bool unbounded;
 
-	if ((long)r->rax != -EINTR)
-		return;
-	switch ((long)r->orig_rax) {
+	switch (nr) {
 	case SYS_epoll_wait:
 	case SYS_epoll_pwait:
-		unbounded = (int)r->r10 < 0; /* timeout in ms; negative: none */
+		unbounded = (int)a4 < 0; /* timeout in ms; negative: none */
 		break;
 	case SYS_epoll_pwait2:
 	case SYS_semtimedop:
-		unbounded = r->r10 == 0; /* no timespec */
+		unbounded = a4 == 0; /* no timespec */
 		break;
 	case SYS_rt_sigtimedwait:
-		unbounded = r->rdx == 0;
+		unbounded = a3 == 0;
 		break;
 	case SYS_semop:
 		unbounded = true;
 		break;
 	case SYS_io_uring_enter:
 		/* a timeout comes only in an extended argument */
-		unbounded = !(r->r10 & (IORING_ENTER_EXT_ARG | IORING_ENTER_EXT_ARG_REG));
+		unbounded = !(a4 & (IORING_ENTER_EXT_ARG | IORING_ENTER_EXT_ARG_REG));
 		break;
 	default:
-		unbounded = false;
+		return WAIT_NONE;
 	}
-	if (unbounded)
+	return unbounded ? WAIT_RESTARTED : WAIT_SHOWS;
+}
+
+static void restart_interrupted_wait(struct user_regs_struct *r)
+{
+	if ((long)r->rax == -EINTR &&
+	    wait_kind((long)r->orig_rax, r->rdx, r->r10) == WAIT_RESTARTED)
 		r->rax = (unsigned long)-ERESTARTNOHAND;
+}
+
+/* Would stopping tid now end a wait of the program's with EINTR (one with a timeout)? From
+ * /proc/PID/task/TID/syscall: "nr a1 .. a6 sp pc" while blocked, "running" otherwise. */
+static bool stop_shows(pid_t pid, pid_t tid)
+{
+	char path[64], buf[256];
+	unsigned long a[6];
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	if (uswap_read_small(path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3], &a[4],
+		   &a[5]) != 7)
+		return false;
+	return wait_kind(nr, a[2], a[3]) == WAIT_SHOWS;
 }
 
 /* Let go of a thread in a stop we did not use (waitpid status st): a signal it was about to
@@ -390,15 +418,17 @@ static int seize_one(struct inject *in, pid_t pid, pid_t tid, uint64_t ip, int t
 	return inject_prepare(in, pid, tid, ip);
 }
 
-int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout_ms)
+/* Seize the first usable thread, the main one first; with quiet_only, only threads whose stop
+ * the program cannot see. */
+static int attach_one(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout_ms,
+		      bool quiet_only)
 {
 	char path[64];
 	DIR *d;
 	struct dirent *de;
 	int r = -ESRCH;
 
-	/* Prefer the main thread; take any other live thread if it is a zombie. */
-	if (thread_usable(pid, pid)) {
+	if (thread_usable(pid, pid) && !(quiet_only && stop_shows(pid, pid))) {
 		r = seize_one(in, pid, pid, syscall_ip, timeout_ms);
 		if (r == 0 || r == -EPERM)
 			return r;
@@ -412,7 +442,8 @@ int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout
 	while ((de = readdir(d))) {
 		pid_t tid = (pid_t)atoi(de->d_name);
 
-		if (tid <= 0 || tid == pid || !thread_usable(pid, tid))
+		if (tid <= 0 || tid == pid || !thread_usable(pid, tid) ||
+		    (quiet_only && stop_shows(pid, tid)))
 			continue;
 		r = seize_one(in, pid, tid, syscall_ip, timeout_ms);
 		if (r == 0 || r == -EPERM)
@@ -422,6 +453,17 @@ int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout
 	}
 	closedir(d);
 	return r;
+}
+
+int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout_ms)
+{
+	/* First a thread whose stop the program cannot see (a worker in a futex wait, say,
+	 * rather than an event loop in epoll_wait with a timeout), then any. */
+	int r = attach_one(in, pid, syscall_ip, timeout_ms, true);
+
+	if (r == 0 || r == -EPERM)
+		return r;
+	return attach_one(in, pid, syscall_ip, timeout_ms, false);
 }
 
 /* Let the held thread run (PTRACE_SINGLESTEP or PTRACE_CONT) until its next stop, then read

@@ -546,7 +546,7 @@ scenario_ops() {
 	expect_shim_exit 0
 	expect_result
 	# what the ops measured on the way (counts, RssAnon while blocked)
-	grep -E '^memload: [a-z_/ ]+:' "$T/shim.out" | sed 's/^/# /' || true
+	grep -E '^memload: [a-z_/ -]+:' "$T/shim.out" | sed 's/^/# /' || true
 	# a test's own checks of the shim's log, if it defines them
 	if declare -F scenario_check >/dev/null; then
 		scenario_check

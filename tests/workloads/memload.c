@@ -1221,6 +1221,73 @@ static int op_waits(void)
 	return 0;
 }
 
+static void *block_in_read(void *arg)
+{
+	char b;
+
+	while (read(*(int *)arg, &b, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* An event loop: the main thread calls epoll_wait with a 50 ms timeout for 3 s while fresh
+ * memory (locked while filled, as in waits) is evicted, and a second thread sits in read(2)
+ * of a pipe. Interrupted, epoll_wait with a timeout returns EINTR to the program, read(2) is
+ * restarted unseen: a pager that can borrow the reader must leave the loop alone. */
+static int op_bounded_wait(void)
+{
+	size_t n = total_pages() / 4 ? total_pages() / 4 : 1;
+	char *p = mmap(NULL, n * PAT_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	struct epoll_event ev = { .events = EPOLLIN };
+	int pp[2], ep = epoll_create1(EPOLL_CLOEXEC);
+	unsigned eintr = 0, loops = 0;
+	uint64_t before, after;
+	pthread_t t;
+	double end;
+
+	if (p == MAP_FAILED || ep < 0 || pipe2(pp, O_CLOEXEC) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev) < 0)
+		die("bounded-wait set-up: %m");
+	errno = pthread_create(&t, NULL, block_in_read, &pp[0]);
+	if (errno)
+		die("pthread_create: %m");
+	if (mlock(p, n * PAT_PAGE) < 0)
+		die("mlock %zu MiB: %m", n * PAT_PAGE >> 20);
+	rewrite_pages(add_region(p, n, new_ids(n)), 0, n);
+	before = own_rss_anon_kib();
+	if (munlock(p, n * PAT_PAGE) < 0)
+		die("munlock: %m");
+	for (end = wl_now() + 3; wl_now() < end; loops++)
+		if (epoll_wait(ep, &ev, 1, 50) < 0)
+			eintr += errno == EINTR;
+	after = own_rss_anon_kib();
+	if (write(pp[1], "x", 1) != 1)
+		die("write: %m");
+	pthread_join(t, NULL);
+	close(ep);
+	close(pp[0]);
+	close(pp[1]);
+	if (eintr) {
+		fprintf(stderr,
+			PROG ": MISMATCH epoll_wait with a timeout returned EINTR %u times in %u "
+			     "calls although a thread in read(2) was there to stop instead\n",
+			eintr, loops);
+		return 1;
+	}
+	if (after + 1024 > before) {
+		fprintf(stderr,
+			PROG ": MISMATCH nothing was evicted during the loop (RssAnon %" PRIu64
+			     " -> %" PRIu64 " kB): the op proves nothing\n",
+			before, after);
+		return 1;
+	}
+	printf(PROG ": bounded-wait: RssAnon %" PRIu64 " -> %" PRIu64 " kB over %u epoll_wait "
+		    "calls, no EINTR\n",
+	       before, after, loops);
+	return 0;
+}
+
 /* Rewrite pages round the largest region until the child pid exits, then its status as
  * wait_child gives it. Our memory keeps a pager evicting, so it stops us again and again
  * meanwhile. */
@@ -1757,6 +1824,8 @@ static int run_op(int k)
 		return op_signals();
 	if (!strcmp(op, "stopcont"))
 		return op_stopcont();
+	if (!strcmp(op, "bounded-wait"))
+		return op_bounded_wait();
 	if (!strcmp(op, "vfork-wait"))
 		return op_vfork_wait();
 	if (!strcmp(op, "hugepage"))
@@ -1847,6 +1916,8 @@ static void usage(FILE *f)
 		"                     rewrite memory: all delivered)\n"
 		"                     stopcont (a child SIGSTOPs and SIGCONTs us for 3 s while we\n"
 		"                     rewrite memory: every SIGSTOP stops us)\n"
+		"                     bounded-wait (epoll_wait with a 50 ms timeout for 3 s, a\n"
+		"                     second thread in read(2), fresh memory evicted meanwhile)\n"
 		"                     vfork-wait (fill fresh memory, leave an io_uring worker\n"
 		"                     thread, then sit 3 s in vfork)\n"
 		"                     main-exit (leave an io_uring worker thread, end the main\n"
@@ -1898,7 +1969,7 @@ static void parse_ops(char *list)
 			"exec",	      "direct",	   "uring",	"remote",	    "mprotect",
 			"free",	      "populate",  "waits",	"signals",	    "stopcont",
 			"vfork-wait", "main-exit", "hugepage",	"mremap-dontunmap", "exec-thread",
-			"close-fds",  "clone-vm",  "mseal"
+			"close-fds",  "clone-vm",  "mseal",	"bounded-wait"
 		};
 		bool ok = false;
 		uint64_t n;
