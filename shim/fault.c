@@ -589,26 +589,27 @@ static void *fault_main(void *arg)
 	fill_init(p);
 	while (!fault_quit) {
 		unsigned n = 2;
-		size_t nspaces = 0;
+		bool room = poll_room(&pfd, &sps, &cap, 2);
 		int timeout;
 
 		pthread_mutex_lock(&p->lock);
-		for (struct space *sp = p->spaces; sp; sp = sp->next)
-			nspaces++;
-		if (!poll_room(&pfd, &sps, &cap, nspaces + 2)) {
+		for (struct space *sp = p->spaces; sp && room; sp = sp->next) {
+			if (sp->dead || sp->uffd < 0 || sp->moving)
+				continue;
+			room = poll_room(&pfd, &sps, &cap, n + 1);
+			if (!room)
+				break;
+			sps[n] = sp;
+			pfd[n++] = (struct pollfd){ .fd = sp->uffd, .events = POLLIN };
+		}
+		if (!room) {
 			pthread_mutex_unlock(&p->lock);
-			log_error("fault thread: out of memory for %zu spaces; retrying", nspaces);
+			log_error("fault thread: out of memory for %u spaces; retrying", n);
 			sleep(1);
 			continue;
 		}
 		pfd[0] = (struct pollfd){ .fd = p->wake_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = fill_poll_fd(), .events = POLLIN };
-		for (struct space *sp = p->spaces; sp; sp = sp->next) {
-			if (sp->dead || sp->uffd < 0 || sp->moving)
-				continue;
-			sps[n] = sp;
-			pfd[n++] = (struct pollfd){ .fd = sp->uffd, .events = POLLIN };
-		}
 		/* Deferred faults wait for an eviction batch or an mm change: retry soon. */
 		timeout = ndeferred ? 1 : 100;
 		pthread_mutex_unlock(&p->lock);

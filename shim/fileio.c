@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,17 +69,37 @@ ssize_t uswap_read_small(const char *path, char *buf, size_t len)
 
 char uswap_proc_state(pid_t pid, pid_t tid)
 {
+	char st = 0;
+	unsigned long flags;
+
+	uswap_proc_stat(pid, tid, &st, &flags);
+	return st;
+}
+
+int uswap_proc_stat(pid_t pid, pid_t tid, char *ret_state, unsigned long *ret_flags)
+{
 	char path[64], buf[512], *p;
+	ssize_t n;
 
 	if (tid)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	/* The command name may hold spaces and parentheses: the state follows the last ')'. */
+	n = uswap_read_small(path, buf, sizeof(buf));
+	if (n <= 0)
+		return n < 0 ? (int)n : -EBADMSG;
+	/* The command name may hold spaces and parentheses: the state follows the last ')',
+	 * the flags are the sixth field after it. */
 	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", ret_state, ret_flags) != 2)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Z zombie, X dead: the thread is gone, whatever /proc still shows. */
+static bool state_live(char st)
+{
+	return st && st != 'Z' && st != 'X';
 }
 
 pid_t uswap_live_tid(pid_t pid)
@@ -88,7 +109,7 @@ pid_t uswap_live_tid(pid_t pid)
 	pid_t found = 0;
 	DIR *d;
 
-	if (st && st != 'Z' && st != 'X')
+	if (state_live(st))
 		return pid;
 	if (!st)
 		return 0;
@@ -97,8 +118,7 @@ pid_t uswap_live_tid(pid_t pid)
 	while (d && !found && (de = readdir(d))) {
 		pid_t tid = (pid_t)atoi(de->d_name);
 
-		st = tid > 0 ? uswap_proc_state(pid, tid) : 0;
-		if (st && st != 'Z' && st != 'X')
+		if (tid > 0 && state_live(uswap_proc_state(pid, tid)))
 			found = tid;
 	}
 	if (d)

@@ -318,16 +318,10 @@ static int wait_stop(pid_t tid, int timeout_ms, int *ret_status)
  * the trap killed the program). */
 static bool thread_usable(pid_t pid, pid_t tid)
 {
-	char path[64], buf[512], *p, st;
 	unsigned long flags;
+	char st;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
-		return false;
-	/* The command name may hold spaces and parentheses: the state follows the last ')',
-	 * the flags are the sixth field after it. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &st, &flags) != 2)
+	if (uswap_proc_stat(pid, tid, &st, &flags) < 0)
 		return false;
 	/* Zombies and dead threads never stop; 't' is already traced by someone. */
 	return st != 'Z' && st != 'X' && st != 't' && !(flags & (PF_IO_WORKER_ | PF_USER_WORKER_));

@@ -537,7 +537,7 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 	/* A program that called mlockall(MCL_FUTURE) gets them locked and filled at once. */
 	sp->locked = 0;
 	space_rss_anon(in->tid, &sp->locked);
-	if (own_locked(sp, in->pid, sp->locked)) {
+	if (own_locked(sp, in->tid, sp->locked)) {
 		r = unlock_own(sp, in);
 		if (r < 0)
 			return r;

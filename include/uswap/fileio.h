@@ -14,6 +14,9 @@ int uswap_read_all(int fd, size_t max_bytes, char **ret_buf, size_t *ret_len);
  * 't'; 0 if the task is gone or the file unreadable. */
 char uswap_proc_state(pid_t pid, pid_t tid);
 
+/* The same file's state letter and flags (PF_*). 0, or -errno (-EBADMSG: unparsable). */
+int uswap_proc_stat(pid_t pid, pid_t tid, char *ret_state, unsigned long *ret_flags);
+
 /* A live thread of process pid: pid itself while its main thread runs, else another thread
  * (the main thread may end with pthread_exit while the others go on: then /proc/PID shows
  * neither memory nor files, /proc/TID does). 0 if the process is gone. */
