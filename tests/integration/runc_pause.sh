@@ -40,7 +40,8 @@ sleep 0.5
 note "freezing $id for 2 s while it rewrites" \
 	"(evicted_pages $(status_get "$HOOK_RUN/$id.json" evicted_pages))"
 freeze_for "$id" 2
-runc_expect_results "$id" result
+# still rewriting: its pager must be there (it goes away with the container's last process)
 is_alive "$HOOK_SHIM" || fail "pager $HOOK_SHIM died"
+runc_expect_results "$id" result
 runc_expect_gone "$id" "$HOOK_SHIM"
 echo "PASS: a paged container frozen twice mid-eviction resumed and verified"
