@@ -24,9 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "evict.h"
 #include "fault.h"
 #include "inject.h"
+#include "keeper.h"
 #include "space.h"
 #include "uswap/compat.h"
 #include "uswap/log.h"
@@ -226,7 +228,7 @@ static void note_foreign(struct space *sp, uint64_t seq, uint64_t start, uint64_
 		sp->nforeign = 0;
 		sp->foreign_seq = seq;
 	}
-	n = realloc(sp->foreign, (sp->nforeign + 1) * sizeof(*n));
+	n = arena_realloc(sp->foreign, (sp->nforeign + 1) * sizeof(*n));
 	if (!n)
 		return;
 	sp->foreign = n;
@@ -263,7 +265,7 @@ static int select_pages(struct pager *p, struct space *sp, struct batch *b)
 	 * discard it anyway. Its ranges come from smaps, read again when the locked size or the
 	 * mappings change; without them nothing is evicted from the process. */
 	if (sp->locked && (sp->locked != sp->locked_key || seq != sp->locked_seq || !sp->lranges)) {
-		free(sp->lranges);
+		arena_free(sp->lranges);
 		sp->lranges = NULL;
 		sp->nlranges = 0;
 		if (space_locked_ranges(space_tid(sp), &sp->lranges, &sp->nlranges) < 0)
@@ -447,6 +449,7 @@ static void make_pending(struct pager *p, struct space *sp, struct batch *b, siz
 				run->npages = i;
 				break;
 			}
+			s->val = j; /* where it goes: a pager that takes over looks there */
 			slot_ref(s); /* the batch's own reference */
 			b->slots[j] = s;
 			b->addrs[j] = a;
@@ -814,6 +817,7 @@ static int move_round(struct pager *p, struct space *sp, struct batch *b, size_t
 	register_runs(p, sp, b, k0, k1);
 	sp->moving = true;
 	pthread_mutex_unlock(&p->lock);
+	keeper_crash_point("in-hold");
 	r = move_runs(p, sp, &in, b, k0, k1, resyncs);
 	pthread_mutex_lock(&p->lock);
 	sp->moving = false;
@@ -866,13 +870,6 @@ static int move_batch(struct pager *p, struct space *sp, struct batch *b)
 	return r;
 }
 
-/* The evictor's staging buffers (manager thread only): the stash is read into one in a few
- * large copies, and a batch's pages are served and written from it until the batch is
- * stored. Reading into one malloc'ed page per page cost 4x more (a first-touch fault and
- * alignment padding per page). Two of them, so that the next batch is moved and read out
- * while the previous one is being written. */
-#define NSTAGES 2
-
 /* A batch's store write in flight: what finishing it needs. */
 struct wjob {
 	struct store_wbatch wb;
@@ -887,13 +884,12 @@ struct wjob {
 	int stage;
 };
 
-static uint8_t *stages[NSTAGES];
 static struct wjob *stage_job[NSTAGES]; /* the write holding each buffer, NULL: free */
 
 static void drop_data(struct slot *s)
 {
 	if (!s->borrowed)
-		free(s->data);
+		arena_free(s->data);
 	s->data = NULL;
 	s->borrowed = false;
 }
@@ -905,13 +901,10 @@ static int take_stage(struct pager *p, struct batch *b)
 		for (int i = 0; i < NSTAGES; i++) {
 			if (stage_job[i])
 				continue;
-			if (!stages[i]) {
-				void *m = mmap(NULL, STASH_SIZE, PROT_READ | PROT_WRITE,
-					       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-				if (m == MAP_FAILED)
+			if (!p->stages[i]) {
+				p->stages[i] = arena_calloc(STASH_SIZE);
+				if (!p->stages[i])
 					return -ENOMEM;
-				stages[i] = m;
 			}
 			b->stage = i;
 			return 0;
@@ -929,7 +922,7 @@ static int read_out(struct pager *p, struct space *sp, struct batch *b)
 
 	if (r < 0)
 		return r;
-	stage = stages[b->stage];
+	stage = p->stages[b->stage];
 	for (uint64_t i = 0; i <= b->npages; i++) {
 		struct iovec *last = nl ? &local[nl - 1] : NULL;
 		uint8_t *page = stage + i * PAGE_SIZE_4K;
@@ -973,7 +966,7 @@ static int read_out(struct pager *p, struct space *sp, struct batch *b)
  * an entry moved meanwhile) get their own copy before the staging buffer is reused. Where
  * even that fails, the buffer is left to them and a new one is made for the next batch:
  * never a lost page. Lock held. */
-static void unborrow(struct slot **slots, uint64_t npages, int stage)
+static void unborrow(struct pager *p, struct slot **slots, uint64_t npages, int stage)
 {
 	bool kept = false;
 
@@ -983,7 +976,7 @@ static void unborrow(struct slot **slots, uint64_t npages, int stage)
 
 		if (!s || !s->borrowed || !s->data || s->refs <= 1)
 			continue;
-		own = aligned_alloc(PAGE_SIZE_4K, PAGE_SIZE_4K);
+		own = arena_calloc(PAGE_SIZE_4K);
 		if (!own) {
 			kept = true;
 			continue;
@@ -994,7 +987,7 @@ static void unborrow(struct slot **slots, uint64_t npages, int stage)
 	}
 	if (kept) {
 		log_error("out of memory: the eviction buffer stays with its pages");
-		stages[stage] = NULL;
+		p->stages[stage] = NULL;
 	}
 }
 
@@ -1062,7 +1055,7 @@ static void finish_job(struct pager *p, struct wjob *j, int r)
 			    pmap_get(&sp->map, j->addrs[k]) == j->slots[k])
 				fault_fill_page(p, sp, j->addrs[k], FILL_WRITE);
 	}
-	unborrow(j->slots, j->npages, j->stage);
+	unborrow(p, j->slots, j->npages, j->stage);
 	for (uint64_t k = 0; k < j->npages; k++)
 		if (j->slots[k])
 			slot_unref(p, j->slots[k]);
@@ -1228,6 +1221,7 @@ long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 	moved = b->nmoved;
 	if (!moved)
 		goto out;
+	keeper_crash_point("stash-moved");
 	r2 = read_out(p, sp, b);
 	if (r2 < 0 && r2 != -ESRCH)
 		r2 = read_out(p, sp, b);
@@ -1258,6 +1252,7 @@ long evict_batch(struct pager *p, struct space *sp, uint64_t want_pages)
 			sp->stash_dirty = true;
 		}
 	}
+	keeper_crash_point("batch-published");
 	r2 = store_out(p, sp, b);
 	if (r2 < 0)
 		r = r2;

@@ -10,6 +10,7 @@
 #include "fault.h"
 #include "fill.h"
 #include "inject.h"
+#include "keeper.h"
 #include "space.h"
 #include "uswap/compat.h"
 #include "uswap/log.h"
@@ -524,6 +525,8 @@ static void drain(struct pager *p, struct space *sp)
 				continue;
 			}
 			s = pmap_get(&sp->map, m->arg.pagefault.address & PAGE_MASK_4K);
+			if (s && s->state == SLOT_STORED)
+				keeper_crash_point("fault-read");
 			if (s && s->state == SLOT_STORED)
 				msgs[nio++] = *m; /* i >= nio: only read ones are overwritten */
 			else

@@ -338,6 +338,13 @@ static int seccomp_mode(pid_t pid, pid_t tid)
 	return atoi(s + 9);
 }
 
+static struct inject_hold *hold_rec;
+
+void inject_record_holds(struct inject_hold *rec)
+{
+	hold_rec = rec;
+}
+
 int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 {
 	int mode;
@@ -363,6 +370,11 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 	 * SIGKILL and SIGSTOP cannot be blocked; inject_syscall copes with a group stop. */
 	uint64_t all = ~0ull;
 
+	if (hold_rec) {
+		hold_rec->pid = pid;
+		hold_rec->mask = in->saved_mask;
+		__atomic_store_n(&hold_rec->tid, tid, __ATOMIC_RELEASE);
+	}
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0)
 		return -errno;
 	in->prepared = true;
@@ -618,6 +630,8 @@ int inject_detach(struct inject *in)
 		if (ptrace(PTRACE_SETSIGMASK, in->tid, sizeof(uint64_t), &in->saved_mask) < 0 && !r)
 			r = -errno;
 		in->prepared = false;
+		if (hold_rec && hold_rec->tid == in->tid)
+			__atomic_store_n(&hold_rec->tid, 0, __ATOMIC_RELEASE);
 	}
 	if (ptrace(PTRACE_DETACH, in->tid, 0, 0) < 0 && !r && errno != ESRCH)
 		r = -errno;
@@ -638,6 +652,21 @@ int inject_detach(struct inject *in)
 		stop_max_ns = d;
 	pthread_mutex_unlock(&stats_lock);
 	return r;
+}
+
+int inject_unblock(const struct inject_hold *rec)
+{
+	struct inject in;
+	uint64_t mask = rec->mask;
+	int r = seize_one(&in, rec->pid, rec->tid, 0, 1000);
+
+	if (r < 0) {
+		if (in.seized)
+			inject_detach(&in);
+		return r;
+	}
+	in.saved_mask = mask;
+	return inject_detach(&in);
 }
 
 bool inject_reaped_status(pid_t pid, int *ret_status)

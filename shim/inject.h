@@ -69,6 +69,19 @@ int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, u
  * came meanwhile is sent again. */
 int inject_detach(struct inject *in);
 
+/* The thread held now and the signal mask it had: where the record lives (memory that
+ * outlives the pager, or NULL), so that a pager taking over from one that died in the middle
+ * of a hold can give the thread its signals back (inject_unblock). */
+struct inject_hold {
+	pid_t pid, tid; /* tid 0: none held */
+	uint64_t mask;
+};
+void inject_record_holds(struct inject_hold *rec);
+/* A thread the pager that died held (rec): its registers were its own again, or its
+ * instruction killed it; but it still blocks every signal. Seize it and give it back its
+ * mask. 0 or -errno. */
+int inject_unblock(const struct inject_hold *rec);
+
 /* Release threads whose stop we gave up waiting for, once they stop. */
 void inject_reap_lingering(void);
 /* A tracee's stop (waitpid status st) was reported to a wait of ours outside any injection:

@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "arena.h"
+#include "keeper.h"
 #include "pager.h"
+#include "takeover.h"
 #include "uswap/log.h"
 #include "uswap/size.h"
 #include "uswap/status.h"
@@ -63,9 +67,15 @@ static void usage(FILE *f)
 	      "      --json          status: print the JSON object as is\n"
 	      "  -h, --help          show this help\n"
 	      "\n"
+	      "The pager runs in a child of the first process (the keeper): if it is killed or\n"
+	      "crashes, the keeper starts a new one that takes over its processes and their\n"
+	      "evicted pages. PID in status and in /run/uswap names the keeper.\n"
+	      "\n"
 	      "Environment: USWAP_DISABLE=LIST turns optional features off, to test the paths\n"
 	      "a kernel or policy without them takes: uring (asynchronous store reads), wp\n"
-	      "(clean-page tracking), runner (a round of MOVEs in one ptrace round trip).\n"
+	      "(clean-page tracking), runner (a round of MOVEs in one ptrace round trip),\n"
+	      "keeper (the pager in this process: one that dies takes its pages with it).\n"
+	      "USWAP_TEST_CRASH=POINT:N (tests) kills the first pager at a point of its work.\n"
 	      "\n"
 	      "Exit status: run: COMMAND's status (128+N if killed by signal N); attach: 0 after a\n"
 	      "clean detach; 1 on errors; 2 on bad arguments.\n",
@@ -254,6 +264,44 @@ static int default_dirs(char *store, size_t slen, char *status, size_t stlen)
 	return 0;
 }
 
+/* Address space for the keeper's arena: ~50 bytes per evicted page, so 64 GiB index more
+ * than a TiB. Only what is used takes memory. */
+#define ARENA_SIZE (64ull << 30)
+
+struct body {
+	struct pager *p;
+	struct pager_cfg *cfg;
+};
+
+/* The pager itself (in a child of the keeper, or in this process without one). */
+static int pager_body(bool takeover, void *arg)
+{
+	struct body *b = arg;
+	int r, status_code = 0;
+	bool run = !strcmp(b->cfg->mode, "run");
+
+	keeper_crash_setup(takeover);
+	if (takeover) {
+		b->cfg->takeover = true;
+		b->cfg->ready_fd = -1;
+		r = pager_takeover(b->p);
+		if (r < 0) {
+			log_error_errno(r, "cannot take over: %m");
+			return 1;
+		}
+	}
+	r = pager_main(b->p, b->cfg, &status_code);
+	if (r < 0) {
+		log_error_errno(r, "pager failed: %m");
+		return run && status_code ? WEXITSTATUS(status_code) : 1;
+	}
+	if (!run)
+		return 0;
+	if (WIFSIGNALED(status_code))
+		return 128 + WTERMSIG(status_code);
+	return WEXITSTATUS(status_code);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -272,9 +320,10 @@ int main(int argc, char **argv)
 	char def_store[4096], def_status[4200];
 	const char *store = NULL, *status = NULL, *logpath = NULL, *cmd;
 	static struct pager pager;
+	struct pager *p = &pager;
 	bool verbose = false;
 	long pid = 0, ready_fd = -1;
-	int c, r, status_code = 0;
+	int c, r;
 
 	if (argc < 2)
 		return usage_error("missing command: run, attach or status");
@@ -380,7 +429,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(077);
-	r = pager_init(&pager, store ? store : def_store);
+	/* The keeper holds what outlives a pager that dies; the arena is address space only. */
+	if (!pager_disabled("keeper")) {
+		r = arena_create(ARENA_SIZE);
+		if (r < 0)
+			log_warn_errno(r, "no keeper (%m): a pager that dies leaves its processes' "
+					  "evicted pages unreachable");
+		else if (!(p = arena_calloc(sizeof(*p))))
+			return 1;
+	}
+	r = pager_init(p, store ? store : def_store);
 	if (r < 0) {
 		log_error_errno(r, "cannot start the pager: %m");
 		if (cfg.ready_fd >= 0)
@@ -394,14 +452,9 @@ int main(int argc, char **argv)
 		}
 		return 1;
 	}
-	r = pager_main(&pager, &cfg, &status_code);
-	if (r < 0) {
-		log_error_errno(r, "pager failed: %m");
-		return !strcmp(cmd, "run") && status_code ? WEXITSTATUS(status_code) : 1;
-	}
-	if (strcmp(cmd, "run"))
-		return 0;
-	if (WIFSIGNALED(status_code))
-		return 128 + WTERMSIG(status_code);
-	return WEXITSTATUS(status_code);
+	struct body b = { .p = p, .cfg = &cfg };
+
+	if (!arena_active())
+		return pager_body(false, &b);
+	return keeper_run(pager_body, &b, &p->root_pid, cfg.ready_fd);
 }

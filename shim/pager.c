@@ -23,11 +23,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "caps.h"
 #include "evict.h"
 #include "fault.h"
 #include "filemem.h"
 #include "inject.h"
+#include "keeper.h"
 #include "space.h"
 #include "uswap/cgroup.h"
 #include "uswap/compat.h"
@@ -175,7 +177,7 @@ static uint64_t probe_zero_pfn(void)
 /* USWAP_DISABLE: a comma list of optional features to do without, read once at start, so
  * that tests run the paths a kernel without them takes: "wp" (clean-page tracking), "uring"
  * (asynchronous store reads), "runner" (MOVEs batched in one injection). */
-static bool disabled(const char *feature)
+bool pager_disabled(const char *feature)
 {
 	const char *list = getenv("USWAP_DISABLE");
 	size_t n = strlen(feature);
@@ -199,10 +201,10 @@ int pager_init(struct pager *p, const char *store_dir)
 	r = probe_features(p);
 	if (r < 0)
 		return r;
-	if (disabled("wp"))
+	if (pager_disabled("wp"))
 		p->have_wp = false;
-	p->no_uring = disabled("uring");
-	p->no_runner = disabled("runner");
+	p->no_uring = pager_disabled("uring");
+	p->no_runner = pager_disabled("runner");
 	if (p->no_uring || !p->have_wp || p->no_runner)
 		log_info("without%s%s%s (USWAP_DISABLE or kernel)",
 			 p->have_wp ? "" : " clean-page tracking", p->no_uring ? " io_uring" : "",
@@ -214,8 +216,6 @@ int pager_init(struct pager *p, const char *store_dir)
 	r = store_open(&p->store, store_dir);
 	if (r < 0)
 		return log_error_errno(r, "Failed to create the store in %s: %m", store_dir);
-	if (!p->no_uring && !store_async_init(&p->store))
-		log_debug("store writes are synchronous (no O_DIRECT or no io_uring)");
 	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->wake_fd < 0)
 		return -errno;
@@ -224,6 +224,13 @@ int pager_init(struct pager *p, const char *store_dir)
 		return -errno;
 	p->headroom = INT64_MAX;
 	return 0;
+}
+
+/* What the status file and the hook name as the shim: the keeper, whose pid stays while
+ * pagers come and go. */
+static pid_t shim_pid(void)
+{
+	return keeper_pid() > 0 ? keeper_pid() : getpid();
 }
 
 /* ---- process discovery ---- */
@@ -308,9 +315,16 @@ static size_t discover(struct manager *m, pid_t *set)
 	for (size_t i = 0; i < m->nt; i++)
 		if (!set_has(set, n, m->t[i].pid) && proc_alive(m->t[i].pid))
 			set[n++] = m->t[i].pid;
-	/* In run mode we are the subreaper: orphans of the tree come to us. */
-	if (!strcmp(m->cfg->mode, "run"))
+	/* In run mode we are the subreaper: orphans of the tree come to us, or to the keeper
+	 * once we took over from a pager that died (then we are among its children). */
+	if (!strcmp(m->cfg->mode, "run")) {
 		add_children(getpid(), set, &n);
+		if (keeper_pid() > 0)
+			add_children(keeper_pid(), set, &n);
+		for (size_t i = n; i-- > 0;)
+			if (set[i] == getpid())
+				set[i] = set[--n];
+	}
 	for (size_t i = 0; i < n; i++)
 		add_children(set[i], set, &n);
 	for (size_t i = 0; i < n;) {
@@ -671,6 +685,19 @@ static void latency(struct pager *p, double *p50, double *p99)
 	*p99 = tmp[USWAP_MIN(n - 1, n * 99 / 100)] / 10.0;
 }
 
+/* The pager's own memory: its heap, and the arena (shared memory: RssShmem). */
+static uint64_t own_rss(void)
+{
+	char buf[4096];
+	const char *a, *sh;
+
+	if (uswap_read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
+		return 0;
+	a = strstr(buf, "RssAnon:");
+	sh = strstr(buf, "RssShmem:");
+	return ((a ? strtoull(a + 8, NULL, 10) : 0) + (sh ? strtoull(sh + 9, NULL, 10) : 0)) * 1024;
+}
+
 static void write_status(struct manager *m, const char *state)
 {
 	struct pager *p = m->p;
@@ -679,7 +706,7 @@ static void write_status(struct manager *m, const char *state)
 
 	if (!m->cfg->status_path)
 		return;
-	st.shim_pid = getpid();
+	st.shim_pid = shim_pid();
 	snprintf(st.mode, sizeof(st.mode), "%s", m->cfg->mode);
 	snprintf(st.id, sizeof(st.id), "%s", m->cfg->id ? m->cfg->id : "");
 	st.target_bytes = m->cfg->target;
@@ -702,7 +729,7 @@ static void write_status(struct manager *m, const char *state)
 	st.faults_per_sec = m->faults_per_sec;
 	latency(p, &st.fault_p50_us, &st.fault_p99_us);
 	inject_stop_stats(&st.stops_total, &st.stopped_ms_total, &st.stopped_ms_max);
-	st.shim_rss_bytes = space_rss_anon(getpid(), NULL);
+	st.shim_rss_bytes = own_rss();
 	st.store_cache_bytes = store_cache_bytes(&p->store);
 	snprintf(st.state, sizeof(st.state), "%s", state);
 	snprintf(st.reason, sizeof(st.reason), "%s", m->fm.reason);
@@ -968,6 +995,7 @@ static int spawn(struct manager *m, char *const *argv)
 	close(go[0]);
 	close(err[1]);
 	m->root = pid;
+	m->p->root_pid = pid;
 	r = ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEEXEC) < 0 ? -errno : 0;
 	if (write(go[1], "g", 1) != 1 && !r)
 		r = -EPIPE;
@@ -1073,11 +1101,53 @@ static void tell_ready(int fd, int r)
 		return;
 	errno = -r;
 	n = r < 0 ? snprintf(line, sizeof(line), "error: %m\n") :
-		    snprintf(line, sizeof(line), "ok %d\n", (int)getpid());
+		    snprintf(line, sizeof(line), "ok %d\n", (int)shim_pid());
 	if (write(fd, line, (size_t)n) < 0) {
 		/* The hook gave up waiting; it reports that itself. */
 	}
 	close(fd);
+}
+
+/* The pager before this one died: manage what it managed. Its spaces are ours already
+ * (pager_takeover); the root is traced no more, so an exec it had still to make is found as
+ * any new image is. */
+static int take_over(struct manager *m)
+{
+	pid_t any = 0;
+
+	if (!strcmp(m->cfg->mode, "run"))
+		m->root = m->p->root_pid;
+	for (struct space *sp = m->p->spaces; sp; sp = sp->next)
+		if (sp->pid > 0) {
+			track_add(m, sp->pid, sp, false);
+			any = any ? any : sp->pid;
+		}
+	/* A thread the dead pager held blocks every signal still. */
+	struct inject_hold held = m->p->hold;
+
+	if (held.tid > 0) {
+		int r = inject_unblock(&held);
+
+		if (r < 0 && r != -ESRCH)
+			log_error_errno(r,
+					"tid %d: held by the pager that died; its signal mask "
+					"could not be given back (%m): it blocks every signal",
+					held.tid);
+		else if (r == 0)
+			log_info("tid %d: held by the pager that died: its signal mask is its own "
+				 "again",
+				 held.tid);
+	}
+	if (strcmp(m->cfg->mode, "container"))
+		return 0;
+	if (proc_alive(m->root))
+		any = m->root;
+	int r = any ? uswap_cgroup_find_for_pid(any, &m->cg) : -ESRCH;
+
+	if (r < 0)
+		return log_error_errno(r, "container %s: its memory cgroup is gone: %m",
+				       m->cfg->id);
+	return 0;
 }
 
 int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
@@ -1093,10 +1163,17 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 	m.sfd = setup_signals();
 	if (m.sfd < 0)
 		return m.sfd;
+	if (!p->no_uring && !store_async_init(&p->store))
+		log_debug("store writes are synchronous (no O_DIRECT or no io_uring)");
+	inject_record_holds(arena_active() ? &p->hold : NULL);
 	r = fault_thread_start(p);
 	if (r < 0)
 		return r;
-	if (!strcmp(cfg->mode, "run")) {
+	if (cfg->takeover) {
+		r = take_over(&m);
+		if (r < 0)
+			goto out;
+	} else if (!strcmp(cfg->mode, "run")) {
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 		r = spawn(&m, cfg->argv);
 		if (r < 0)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "inject.h"
 #include "store.h"
 
 #define PAGE_SIZE_4K 4096ull
@@ -23,6 +24,12 @@
 #define SCRATCH_ARGS 16384ull /* injected syscall arguments, the runner's table */
 #define ID_PAGES 64 /* never-touched pages used to identify fork children */
 #define SCRATCH_SIZE (SCRATCH_ARGS + ID_PAGES * PAGE_SIZE_4K)
+/* The evictor's staging buffers (evict.c): the stash is read into one in a few large copies,
+ * and a batch's pages are served and written from it until the batch is stored. Reading into
+ * one allocated page per page cost 4x more (a first-touch fault and alignment padding per
+ * page). Two of them, so that the next batch is moved and read out while the previous one is
+ * being written. */
+#define NSTAGES 2
 
 /* A REMOVE event precedes the kernel's zap: pages in its range are not evicted for this long,
  * so a MOVE can never take a page the application is about to discard (DESIGN: events). */
@@ -30,7 +37,7 @@
 #define QUARANTINE_MAX 256
 
 enum slot_state {
-	SLOT_PENDING, /* moved into the stash, not yet read out */
+	SLOT_PENDING, /* moved into the stash (to its page val), not yet read out */
 	SLOT_MEM, /* content in a batch buffer (data) */
 	SLOT_STORED, /* content in the store at page index val */
 	SLOT_FILL, /* every 8-byte word equals val (zero pages: val 0); no I/O */
@@ -191,6 +198,9 @@ struct pager {
 	uint64_t store_writes; /* pages written to the store */
 	uint64_t checksum_errors;
 	struct fault_stats fstats;
+	uint8_t *stages[NSTAGES]; /* STASH_SIZE each, allocated when first needed */
+	volatile pid_t root_pid; /* run mode: the command, once started (the keeper reads it) */
+	struct inject_hold hold; /* the thread held now (inject.c), for a pager that takes over */
 	char store_dir[4096];
 };
 
@@ -223,9 +233,12 @@ struct pager_cfg {
 	pid_t root; /* attach: the pid; container: the runtime's init process, armed at exec */
 	const char *id; /* container: its id (status) */
 	int ready_fd; /* container: gets "ok\n" or one error line once the pager is ready; -1 */
+	bool takeover; /* the pager before this one died: p holds its state (takeover.c) */
 };
 
 int pager_init(struct pager *p, const char *store_dir);
+/* Is feature listed in USWAP_DISABLE (comma-separated)? */
+bool pager_disabled(const char *feature);
 /* Runs until the managed processes are gone or SIGTERM/SIGINT (then restores every page).
  * *ret_status: the exit status to report. 0 or -errno. */
 int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status);

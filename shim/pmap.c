@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "pager.h"
 
 static size_t chunk_hash(uint64_t base, size_t nbuckets)
@@ -29,7 +30,7 @@ static struct chunk *chunk_find(const struct pmap *m, uint64_t base)
 static int pmap_grow(struct pmap *m)
 {
 	size_t n = m->nbuckets ? m->nbuckets * 2 : 64;
-	struct chunk **b = calloc(n, sizeof(*b));
+	struct chunk **b = arena_calloc(n * sizeof(*b));
 
 	if (!b)
 		return -ENOMEM;
@@ -45,7 +46,7 @@ static int pmap_grow(struct pmap *m)
 			c = next;
 		}
 	}
-	free(m->buckets);
+	arena_free(m->buckets);
 	m->buckets = b;
 	m->nbuckets = n;
 	return 0;
@@ -66,7 +67,7 @@ static void chunk_remove(struct pmap *m, struct chunk *c)
 		pp = &(*pp)->next;
 	*pp = c->next;
 	m->nchunks--;
-	free(c);
+	arena_free(c);
 }
 
 int pmap_set(struct pmap *m, uint64_t addr, struct slot *s)
@@ -80,7 +81,7 @@ int pmap_set(struct pmap *m, uint64_t addr, struct slot *s)
 			return 0;
 		if (m->nchunks >= m->nbuckets && pmap_grow(m) < 0)
 			return -ENOMEM;
-		c = calloc(1, sizeof(*c));
+		c = arena_calloc(sizeof(*c));
 		if (!c)
 			return -ENOMEM;
 		c->base = base;
@@ -160,17 +161,17 @@ void pmap_free(struct pmap *m)
 		while (c) {
 			struct chunk *next = c->next;
 
-			free(c);
+			arena_free(c);
 			c = next;
 		}
 	}
-	free(m->buckets);
+	arena_free(m->buckets);
 	pmap_init(m);
 }
 
 struct slot *slot_new(enum slot_state state)
 {
-	struct slot *s = calloc(1, sizeof(*s));
+	struct slot *s = arena_calloc(sizeof(*s));
 
 	if (s) {
 		s->refs = 1;
@@ -191,8 +192,8 @@ void slot_unref(struct pager *p, struct slot *s)
 	if (s->state == SLOT_STORED)
 		store_release(&p->store, s->val);
 	if (!s->borrowed)
-		free(s->data);
-	free(s);
+		arena_free(s->data);
+	arena_free(s);
 }
 
 static void drop_one(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)

@@ -14,7 +14,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "inject.h"
+#include "keeper.h"
 #include "space.h"
 #include "uswap/compat.h"
 #include "uswap/fileio.h"
@@ -226,7 +228,7 @@ int space_register(struct space *sp, uint64_t start, uint64_t end, bool wp)
 		return -errno;
 	if (space_registered(sp, start, end))
 		return 0;
-	n = realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
+	n = arena_realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	sp->regs = n;
@@ -263,7 +265,7 @@ void space_forget_regs(struct space *sp, uint64_t start, uint64_t end)
 		if (r->end <= start || r->start >= end)
 			continue;
 		if (r->start < start && r->end > end) {
-			struct range *g = realloc(sp->regs, (sp->nregs + 1) * sizeof(*g));
+			struct range *g = arena_realloc(sp->regs, (sp->nregs + 1) * sizeof(*g));
 
 			if (!g)
 				continue; /* kept whole: each run is registered again before its MOVE */
@@ -296,7 +298,7 @@ void space_move_regs(struct space *sp, uint64_t from, uint64_t to, uint64_t len)
 
 	space_forget_regs(sp, from, from + len);
 	if (was) {
-		struct range *g = realloc(sp->regs, (sp->nregs + 1) * sizeof(*g));
+		struct range *g = arena_realloc(sp->regs, (sp->nregs + 1) * sizeof(*g));
 
 		if (g) {
 			sp->regs = g;
@@ -587,14 +589,19 @@ static void arm_undo(struct space *sp, struct inject *in)
 		rsys(in, &res, SYS_close, sp->target_fd, 0, 0, 0, 0, 0);
 }
 
+static uint64_t serials;
+
+void space_serials_from(uint64_t first)
+{
+	__atomic_store_n(&serials, first - 1, __ATOMIC_RELAXED);
+}
+
 static struct space *space_alloc(void)
 {
-	struct space *sp = calloc(1, sizeof(*sp));
+	struct space *sp = arena_calloc(sizeof(*sp));
 
 	if (!sp)
 		return NULL;
-	static uint64_t serials;
-
 	sp->pidfd = sp->uffd = sp->target_fd = -1;
 	sp->id_page = -1;
 	/* The manager and the fault thread both make spaces. */
@@ -606,16 +613,18 @@ static struct space *space_alloc(void)
 
 static void space_free(struct space *sp)
 {
-	if (sp->uffd >= 0)
+	if (sp->uffd >= 0) {
 		close(sp->uffd);
+		keeper_forget(sp->serial);
+	}
 	if (sp->pidfd >= 0)
 		close(sp->pidfd);
 	pmap_free(&sp->map);
 	pmap_free(&sp->clean);
-	free(sp->regs);
-	free(sp->lranges);
-	free(sp->foreign);
-	free(sp);
+	arena_free(sp->regs);
+	arena_free(sp->lranges);
+	arena_free(sp->foreign);
+	arena_free(sp);
 }
 
 int space_arm(struct pager *p, pid_t pid, struct inject *given, struct space **ret)
@@ -649,6 +658,7 @@ int space_arm(struct pager *p, pid_t pid, struct inject *given, struct space **r
 		inject_detach(in);
 	if (r < 0)
 		goto fail_free;
+	keeper_hold(sp->serial, sp->uffd);
 	pthread_mutex_lock(&p->lock);
 	sp->next = p->spaces;
 	p->spaces = sp;
@@ -691,7 +701,7 @@ static void add_reg(struct space *sp, uint64_t start, uint64_t end)
 		sp->regs[sp->nregs - 1].end = end;
 		return;
 	}
-	n = realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
+	n = arena_realloc(sp->regs, (sp->nregs + 1) * sizeof(*n));
 	if (!n)
 		return; /* unrecorded: the next batch registers it again */
 	sp->regs = n;
@@ -833,6 +843,7 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 	if (!sp)
 		return NULL;
 	sp->uffd = uffd;
+	keeper_hold(sp->serial, uffd);
 	sp->parent = parent;
 	sp->scratch = parent->scratch;
 	sp->stash = parent->stash;
@@ -847,7 +858,7 @@ struct space *space_new_forked(struct pager *p, struct space *parent, int uffd)
 	/* The kernel copied the parent's registrations; mirror our record of them, and share
 	 * the parent's evicted pages (each slot gains a reference). */
 	if (parent->nregs) {
-		sp->regs = malloc(parent->nregs * sizeof(*sp->regs));
+		sp->regs = arena_calloc(parent->nregs * sizeof(*sp->regs));
 		if (sp->regs) {
 			memcpy(sp->regs, parent->regs, parent->nregs * sizeof(*sp->regs));
 			sp->nregs = parent->nregs;

@@ -66,6 +66,9 @@ bool space_registered(const struct space *sp, uint64_t start, uint64_t end);
 void space_forget_regs(struct space *sp, uint64_t start, uint64_t end);
 void space_move_regs(struct space *sp, uint64_t from, uint64_t to, uint64_t len);
 
+/* Spaces made from now on get serials from first on (a pager that takes over). */
+void space_serials_from(uint64_t first);
+
 /* Unlink and free (lock held); drops every page reference. */
 void space_destroy(struct pager *p, struct space *sp);
 

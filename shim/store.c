@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "store.h"
 #include "uswap/compat.h"
 #include "uswap/util.h"
@@ -59,7 +60,7 @@ void store_close(struct store *s)
 		close(s->fd);
 		unlink(s->path);
 	}
-	free(s->bits);
+	arena_free(s->bits);
 	s->bits = NULL;
 	s->nwords = 0;
 	s->fd = -1;
@@ -80,7 +81,7 @@ static int bits_reserve(struct store *s, uint64_t end)
 		return 0;
 	n = USWAP_MAX(words, s->nwords * 2);
 	n = USWAP_MAX(n, (uint64_t)64);
-	b = realloc(s->bits, n * sizeof(*b));
+	b = arena_realloc(s->bits, n * sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	memset(b + s->nwords, 0, (n - s->nwords) * sizeof(*b));
@@ -129,6 +130,25 @@ int store_alloc(struct store *s, uint64_t *ret_idx, size_t n)
 	s->hint = at < s->top ? at : 0;
 	s->used += n;
 	return 0;
+}
+
+void store_takeover(struct store *s)
+{
+	memset(&s->ring, 0, sizeof(s->ring));
+	s->async = false;
+	s->inflight = 0;
+	if (s->bits)
+		memset(s->bits, 0, s->nwords * sizeof(*s->bits));
+	s->used = 0;
+	s->hint = 0;
+}
+
+void store_mark_used(struct store *s, uint64_t idx)
+{
+	if (idx >= s->top || page_used(s, idx))
+		return;
+	s->bits[idx / 64] |= 1ull << (idx % 64);
+	s->used++;
 }
 
 void store_release(struct store *s, uint64_t idx)

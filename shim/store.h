@@ -51,6 +51,10 @@ void store_close(struct store *s);
  * freed pages, then the end of the file). 0 or -ENOMEM. */
 int store_alloc(struct store *s, uint64_t *ret_idx, size_t n);
 void store_release(struct store *s, uint64_t idx);
+/* In a pager that takes over the store of one that died: its ring is gone with it, and no
+ * page counts as used until the caller marks the ones still referenced. */
+void store_takeover(struct store *s);
+void store_mark_used(struct store *s, uint64_t idx);
 /* Write pages (sorted by idx for coalescing is done inside). 0 or -errno (-ENOSPC...). */
 int store_write(struct store *s, struct store_page *pages, size_t n);
 /* Set up asynchronous writes; false (and plain store_write) where they are not possible. */

@@ -168,8 +168,10 @@ start_cfg() {
 		"$shim" run --target "${t}M" --store "$work/store" --status "$work/status.json" \
 			--log "$log.shim.log" -- "$@" >"$log.out" 2>&1 &
 		run_pid=$!
+		# the program is the child of the pager, the shim's (the keeper's) child
 		for _ in {1..100}; do
-			run_wpid=$(pgrep -P "$run_pid" | head -n 1) && [[ -n $run_wpid ]] && break
+			run_wpid=$(pgrep -P "$(pgrep -P "$run_pid" -x uswap-shim | head -n 1)" 2>/dev/null |
+				head -n 1) && [[ -n $run_wpid ]] && break
 			sleep 0.05
 		done
 		[[ -n $run_wpid ]] || die "no program under uswap-shim (see $log.out)"

@@ -77,7 +77,8 @@ poll_until "$TIMEOUT" cgroup_has "$cg" "$victim" ||
 "$USWAP_SHIM" container --pid "$victim" --id "cg2-$$" $(shim_common_args) >"$T/shim.out" 2>&1 &
 SHIM_PID=$!
 track "$SHIM_PID"
-poll_until "$TIMEOUT" traced_by "$victim" "$SHIM_PID" ||
+traced_by_pager() { [[ -n $(shim_pager) ]] && traced_by "$victim" "$(shim_pager)"; }
+poll_until "$TIMEOUT" traced_by_pager ||
 	fail "the pager does not trace pid $victim (tracer $(tracer_of "$victim"))"
 echo go >"$T/go"
 wait_ready "$T/ready"

@@ -19,7 +19,7 @@ lib_init
 shim_run "$USWAP_WORKLOADS/access" --size 64 --pattern hotcold --touches 4096 \
 	--mark "$T/mark" --handshake
 wait_for "$T/mark" "$TIMEOUT" || fail "access wrote no mark within ${TIMEOUT}s"
-pid=$(pgrep -P "$SHIM_PID" -x access) || fail "no access process under the shim"
+pid=$(under_shim access) || fail "no access process under the shim"
 track "$pid"
 wait_at_target "$pid"
 # the hot region is the start of the 64 MiB mapping: how much of it is resident now

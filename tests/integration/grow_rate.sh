@@ -16,9 +16,9 @@ GROW_SLACK=$((TARGET_BYTES * 150 / 100))
 
 lib_init
 shim_run "$USWAP_WORKLOADS/grower" --size 640 --rate 200 --ready "$T/ready"
-poll_until "$TIMEOUT" test -n "$(pgrep -P "$SHIM_PID" grower)" ||
+poll_until "$TIMEOUT" under_shim grower >/dev/null ||
 	fail "grower did not start under the shim"
-wl=$(pgrep -P "$SHIM_PID" grower)
+wl=$(under_shim grower)
 track "$wl"
 start=$SECONDS
 max=0 samples=0

@@ -377,6 +377,20 @@ shim_attach() {
 	note "shim attach pid $SHIM_PID -> $1"
 }
 
+# under_shim NAME: the pid of the program NAME that `uswap-shim run` started: a child of the
+# pager, which is a child of the shim (the keeper), or the keeper's own child once a pager
+# that took over is not its parent. Status 1 if there is none.
+under_shim() {
+	local p
+	for p in "$SHIM_PID" $(pgrep -P "$SHIM_PID" -x uswap-shim); do
+		pgrep -P "$p" -x "$1" && return 0
+	done
+	return 1
+}
+
+# shim_pager: the pid of the pager itself, the shim's (the keeper's) child.
+shim_pager() { pgrep -P "$SHIM_PID" -x uswap-shim | head -n 1; }
+
 # Start memload under the shim with --ready/--result and wait until it is filled.
 memload_under_shim() {
 	shim_run "$USWAP_WORKLOADS/memload" --ready "$T/ready" --result "$T/result" "$@"

@@ -23,7 +23,7 @@ lib_init
 shim_run "$USWAP_WORKLOADS/access" --size 64 --pattern stride --stride "$STRIDE" \
 	--mark "$T/mark" --handshake
 wait_for "$T/mark" "$TIMEOUT" || fail "access wrote no mark within ${TIMEOUT}s"
-pid=$(pgrep -P "$SHIM_PID" -x access) || fail "no access process under the shim"
+pid=$(under_shim access) || fail "no access process under the shim"
 track "$pid"
 wait_at_target "$pid"
 # every page the scan will read that is not resident now is one the pager must refill

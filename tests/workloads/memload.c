@@ -385,6 +385,26 @@ static uint64_t own_kib(const char *file, const char *key)
 	return s ? strtoull(s + strlen(key), NULL, 10) : 0;
 }
 
+/* sigmask: the signals blocked in this thread are the ones we blocked ourselves (SIGUSR1,
+ * at start; every op restores what it changes): no pager left its own mask behind. */
+static int op_sigmask(void)
+{
+	char buf[4096], *s;
+	uint64_t blk, want = 1ull << (SIGUSR1 - 1);
+
+	if (!read_small("/proc/thread-self/status", buf, sizeof(buf)) ||
+	    !(s = strstr(buf, "SigBlk:")))
+		die("cannot read SigBlk from /proc/thread-self/status");
+	blk = strtoull(s + 7, NULL, 16);
+	if (blk != want) {
+		fprintf(stderr, PROG ": MISMATCH signal mask: %#llx blocked, expected %#llx\n",
+			(unsigned long long)blk, (unsigned long long)want);
+		return 1;
+	}
+	printf(PROG ": sigmask: only SIGUSR1 blocked\n");
+	return 0;
+}
+
 static uint64_t own_rss_anon_kib(void)
 {
 	return own_kib("status", "RssAnon:");
@@ -1838,6 +1858,8 @@ static int run_op(int k)
 		return op_clone_vm();
 	if (!strcmp(op, "mseal"))
 		return op_mseal();
+	if (!strcmp(op, "sigmask"))
+		return op_sigmask();
 	if (!strcmp(op, "rewrite"))
 		return op_rewrite();
 	if (!strcmp(op, "rewrite-odd"))
@@ -1932,6 +1954,7 @@ static void usage(FILE *f)
 		"                     half the memory for 3 s while we rewrite the other half)\n"
 		"                     mseal (seal half of the evicted memory and a fresh eighth;\n"
 		"                     exit 77 where the kernel has no mseal)\n"
+		"                     sigmask (only the SIGUSR1 we block is blocked)\n"
 		"                     exec threads:N exec-race:N (N fork children that each\n"
 		"                     exec /bin/true after up to 2 ms)\n"
 		"                     fork-chain:N (N generations of fork children, each\n"
@@ -1969,7 +1992,7 @@ static void parse_ops(char *list)
 			"exec",	      "direct",	   "uring",	"remote",	    "mprotect",
 			"free",	      "populate",  "waits",	"signals",	    "stopcont",
 			"vfork-wait", "main-exit", "hugepage",	"mremap-dontunmap", "exec-thread",
-			"close-fds",  "clone-vm",  "mseal",	"bounded-wait"
+			"close-fds",  "clone-vm",  "mseal",	"bounded-wait",	    "sigmask"
 		};
 		bool ok = false;
 		uint64_t n;

@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# pager_kill: the pager dies (SIGKILL) and a new one takes over, with nothing lost. 256 MiB
+# under a 64 MiB target; each round kills the pager once, then the workload checks that its
+# signal mask is its own, reads every page back, rewrites it and reads it again, and must
+# exit 0. The rounds:
+#   idle             kill -9 from outside while the workload sits at the target
+#   in-hold          the pager holds the workload's thread (signals blocked) for a round of
+#                    MOVEs: the new pager gives the thread its signal mask back
+#   fault-read       the pager has read a fault on an evicted page and not served it (the
+#                    workload's thread waits), while the workload reads its pages back
+#   stash-moved      a batch is in the stash, not read out (its pages are nowhere else)
+#   batch-published  a batch is read out into the pager's memory, its store write not done
+# The last three kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
+# stays; the log must show the takeover and what it settled.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+lib_init
+
+# took_over: the takeover line of the pager's log, once it is there.
+took_over() { grep -m1 'took over' "$T/shim.log"; }
+
+# round NAME: one run of the workload with the pager killed once.
+round() {
+	local name=$1 crash=${2:-} pager line
+	rm -rf "$T/ready" "$T/result" "$T/shim.log" "$T/shim.out" "$T/store" "$STATUS"
+	MAX_EVICTIONS=0 MAX_FAULTS=0 MAX_CLEAN=0 MAX_WRITES=0
+	if [[ -n $crash ]]; then
+		export USWAP_TEST_CRASH=$crash
+	else
+		unset USWAP_TEST_CRASH
+	fi
+	memload_under_shim --size 256 --wait --ops sigmask,verify,rewrite,verify
+	if [[ $name == fault-read ]]; then
+		kill -USR1 "$READY_PID" # the faults come from its reading
+	elif [[ -z $crash ]]; then
+		wait_at_target "$READY_PID"
+		pager=$(shim_pager)
+		[[ -n $pager ]] || fail "$name: no pager process under the shim (pid $SHIM_PID)"
+		note "$name: kill -9 pager $pager (the shim, pid $SHIM_PID, stays)"
+		kill -9 "$pager"
+	fi
+	poll_until "$TIMEOUT" took_over ||
+		fail "$name: no takeover in the log: $(grep -m3 -E 'error|killed' "$T/shim.log")"
+	line=$(took_over)
+	note "$name: ${line#*info: }"
+	is_alive "$SHIM_PID" || fail "$name: the shim (pid $SHIM_PID) is gone"
+	poll_until "$TIMEOUT" status_is "$STATUS" shim_pid "$SHIM_PID" ||
+		fail "$name: status shim_pid $(status_get "$STATUS" shim_pid), not $SHIM_PID"
+	if [[ $name != fault-read ]]; then
+		wait_at_target "$READY_PID"
+		kill -USR1 "$READY_PID"
+	fi
+	expect_shim_exit 0
+	expect_result
+	case $name in
+	stash-moved) [[ $line =~ [^0-9][1-9][0-9]*\ read\ from\ a\ stash ]] ||
+		fail "$name: the takeover read nothing from the stash" ;;
+	batch-published) [[ $line =~ [^0-9][1-9][0-9]*\ written\ out\ from\ memory ]] ||
+		fail "$name: the takeover wrote nothing out from memory" ;;
+	in-hold) grep -q 'its signal mask is its own again' "$T/shim.log" ||
+		fail "$name: the held thread's signal mask was not given back" ;;
+	esac
+	echo "ok: $name"
+}
+
+round idle
+round in-hold in-hold:3
+round fault-read fault-read:2000
+round stash-moved stash-moved:4
+round batch-published batch-published:4
+echo "PASS: five pager deaths taken over, every page verified"
