@@ -144,11 +144,12 @@ static int class_of(size_t n)
 	return c;
 }
 
-/* Lock held. */
-static void *alloc_small(int c)
+/* Lock held. *ret_used: the block was handed out before (not zero any more). */
+static void *alloc_small(int c, bool *ret_used)
 {
 	void *p = A->free_small[c];
 
+	*ret_used = p != NULL;
 	if (p) {
 		A->free_small[c] = *(void **)p;
 		return p;
@@ -168,8 +169,8 @@ static void *alloc_small(int c)
 }
 
 /* Lock held. A run of k spans: the first free run that is long enough (its tail stays
- * free), else new spans. */
-static void *alloc_large(size_t k)
+ * free), else new spans. *ret_used as for alloc_small. */
+static void *alloc_large(size_t k, bool *ret_used)
 {
 	struct free_run **pp = &A->free_large, *r;
 	char *p = NULL;
@@ -177,6 +178,7 @@ static void *alloc_large(size_t k)
 	for (; (r = *pp); pp = &r->next)
 		if (r->nspans >= k)
 			break;
+	*ret_used = r != NULL;
 	if (r) {
 		*pp = r->next;
 		if (r->nspans > k) {
@@ -215,6 +217,7 @@ static size_t block_size(const void *p)
 
 void *arena_calloc(size_t n)
 {
+	bool used;
 	void *p;
 
 	if (!A) {
@@ -230,12 +233,13 @@ void *arena_calloc(size_t n)
 		n = 1;
 	pthread_mutex_lock(&A->lock);
 	if (n <= class_size[NCLASS - 1]) {
-		p = alloc_small(class_of(n));
+		p = alloc_small(class_of(n), &used);
 	} else {
-		p = alloc_large((n + SPAN - 1) / SPAN);
+		p = alloc_large((n + SPAN - 1) / SPAN, &used);
 	}
 	pthread_mutex_unlock(&A->lock);
-	if (p)
+	/* Memory never handed out is the memfd's, still zero: left untouched until used. */
+	if (p && used)
 		memset(p, 0, n);
 	return p;
 }

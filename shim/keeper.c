@@ -149,6 +149,10 @@ static void take_msgs(void)
 		c = CMSG_FIRSTHDR(&mh);
 		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+		if (mh.msg_flags & MSG_CTRUNC)
+			log_error(
+				"the keeper could not take a userfaultfd (out of file descriptors?): "
+				"a pager that takes over cannot serve that process");
 		if (n != sizeof(m)) {
 			if (fd >= 0)
 				close(fd);

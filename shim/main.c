@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -429,6 +430,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(077);
+	/* One userfaultfd per process paged, in the pager and in the keeper: as many fds as we
+	 * may have (nothing here uses select()). */
+	struct rlimit nofile;
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	/* The keeper holds what outlives a pager that dies; the arena is address space only. */
 	if (!pager_disabled("keeper")) {
 		r = arena_create(ARENA_SIZE);

@@ -535,7 +535,9 @@ evict_one() {
 		t1=$EPOCHREALTIME r1=$RSS_KIB
 		((r1 <= target * 1024)) || why=${why:-target-not-reached}
 		if [[ -n $attach_pid ]]; then
-			cpu=$(cpu_ns "$attach_pid")
+			# the shim (the keeper) and its pager
+			cpu=$(($(cpu_ns "$attach_pid") +
+				$(cpu_ns "$(pgrep -P "$attach_pid" -x uswap-shim | head -n 1)")))
 		fi
 		cpu=$((${cpu:-0} + $(cpu_ns "$run_wpid") - wcpu0))
 		if kernel_cfg "$cfg"; then
