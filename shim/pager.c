@@ -730,6 +730,7 @@ static void write_status(struct manager *m, const char *state)
 	latency(p, &st.fault_p50_us, &st.fault_p99_us);
 	inject_stop_stats(&st.stops_total, &st.stopped_ms_total, &st.stopped_ms_max);
 	st.shim_rss_bytes = own_rss();
+	st.takeovers_total = p->takeovers;
 	st.store_cache_bytes = store_cache_bytes(&p->store);
 	snprintf(st.state, sizeof(st.state), "%s", state);
 	snprintf(st.reason, sizeof(st.reason), "%s", m->fm.reason);

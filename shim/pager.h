@@ -197,6 +197,7 @@ struct pager {
 	uint64_t evictions_clean; /* pages evicted again without a store write (clean) */
 	uint64_t store_writes; /* pages written to the store */
 	uint64_t checksum_errors;
+	uint64_t takeovers; /* pagers before this one that died (takeover.c) */
 	struct fault_stats fstats;
 	uint8_t *stages[NSTAGES]; /* STASH_SIZE each, allocated when first needed */
 	volatile pid_t root_pid; /* run mode: the command, once started (the keeper reads it) */

@@ -69,6 +69,7 @@ static const struct status_field status_fields[] = {
 	FIELD(stopped_ms_total, FIELD_DOUBLE),
 	FIELD(stopped_ms_max, FIELD_DOUBLE),
 	FIELD(shim_rss_bytes, FIELD_U64),
+	FIELD(takeovers_total, FIELD_U64),
 	FIELD(pids, FIELD_PIDS),
 };
 
@@ -738,6 +739,7 @@ void uswap_status_print(FILE *f, const struct uswap_status *st)
 	fprintf(f, "stopped_ms_total: %.3f\n", st->stopped_ms_total);
 	fprintf(f, "stopped_ms_max: %.3f\n", st->stopped_ms_max);
 	print_size(f, "shim_rss", st->shim_rss_bytes);
+	fprintf(f, "takeovers_total: %llu\n", (unsigned long long)st->takeovers_total);
 	fprintf(f, "pids:");
 	for (unsigned i = 0; i < USWAP_MIN(st->npids, USWAP_STATUS_MAX_PIDS); i++)
 		fprintf(f, " %d", (int)st->pids[i]);

@@ -206,6 +206,7 @@ int pager_takeover(struct pager *p)
 	unsigned n = 0;
 
 	arena_takeover();
+	p->takeovers++;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->stopping = false;

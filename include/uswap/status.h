@@ -28,6 +28,7 @@ struct uswap_status {
 	double stopped_ms_total; /* total time a target thread was held in ptrace stops */
 	double stopped_ms_max; /* longest single stop */
 	uint64_t shim_rss_bytes; /* the shim's own RSS */
+	uint64_t takeovers_total; /* pagers that died and were replaced (keeper) */
 	char state[32]; /* "ok", "target-unreachable", "store-full", "stopping" ... */
 	/* Why the target is unreachable: "" (it is not), "file-cache", "shmem",
 	 * "anon-unevictable" or "kernel-memory", and the bytes of that part of the usage. */

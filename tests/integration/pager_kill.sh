@@ -50,6 +50,8 @@ round() {
 	is_alive "$SHIM_PID" || fail "$name: the shim (pid $SHIM_PID) is gone"
 	poll_until "$TIMEOUT" status_is "$STATUS" shim_pid "$SHIM_PID" ||
 		fail "$name: status shim_pid $(status_get "$STATUS" shim_pid), not $SHIM_PID"
+	poll_until "$TIMEOUT" status_is "$STATUS" takeovers_total 1 ||
+		fail "$name: status takeovers_total $(status_get "$STATUS" takeovers_total), not 1"
 	if [[ $name != fault-read ]]; then
 		wait_at_target "$READY_PID"
 		kill -USR1 "$READY_PID"

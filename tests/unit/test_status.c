@@ -54,6 +54,7 @@ static void assert_status_equal(const struct uswap_status *a, const struct uswap
 	assert_true(a->stopped_ms_total == b->stopped_ms_total);
 	assert_true(a->stopped_ms_max == b->stopped_ms_max);
 	assert_true(a->shim_rss_bytes == b->shim_rss_bytes);
+	assert_true(a->takeovers_total == b->takeovers_total);
 	assert_int_equal(a->npids, b->npids);
 	assert_memory_equal(a->pids, b->pids, a->npids * sizeof(a->pids[0]));
 }
@@ -197,6 +198,7 @@ static void fill_status(struct uswap_status *st)
 	st->stopped_ms_total = 0;
 	st->stopped_ms_max = 2.25;
 	st->shim_rss_bytes = 3ull << 20;
+	st->takeovers_total = 2;
 	st->npids = USWAP_STATUS_MAX_PIDS;
 	for (unsigned i = 0; i < st->npids; i++)
 		st->pids[i] = (pid_t)(1000 + i);
