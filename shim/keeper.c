@@ -93,6 +93,20 @@ void keeper_forget(uint64_t serial)
 	send_msg(KMSG_FORGET, serial, -1);
 }
 
+void keeper_check(void)
+{
+	static bool told;
+	struct pollfd pfd = { .fd = psock };
+
+	if (psock < 0 || told || getpid() == kpid || poll(&pfd, 1, 0) <= 0 ||
+	    !(pfd.revents & POLLHUP))
+		return;
+	told = true;
+	log_error("the keeper (pid %d) is gone: if this pager dies now, nothing takes over and "
+		  "its processes' evicted pages stay unreachable",
+		  (int)kpid);
+}
+
 static struct held *find_held(uint64_t serial)
 {
 	for (size_t i = 0; i < nheld; i++)

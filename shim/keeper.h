@@ -31,6 +31,10 @@ pid_t keeper_pid(void);
 void keeper_hold(uint64_t serial, int fd);
 void keeper_forget(uint64_t serial);
 
+/* In the pager, at each tick: say once if the keeper is gone (killed): a pager that dies
+ * after it is not replaced. */
+void keeper_check(void);
+
 /* In a pager that took over: the keeper's copy of serial's userfaultfd, now an fd of ours
  * (inherited at fork), or -1. */
 int keeper_fd(uint64_t serial);

@@ -1197,6 +1197,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 
 		reap(&m);
 		inject_reap_lingering();
+		keeper_check();
 		if (!stopping) {
 			check_spaces(&m);
 			nset = discover(&m, set);

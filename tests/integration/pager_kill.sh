@@ -12,8 +12,9 @@
 #                    workload's thread waits), while the workload reads its pages back
 #   stash-moved      a batch is in the stash, not read out (its pages are nowhere else)
 #   batch-published  a batch is read out into the pager's memory, its store write not done
-# The last three kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
-# stays; the log must show the takeover and what it settled.
+# The other four kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
+# stays; the log must show the takeover and what it settled. Last, the keeper itself is
+# killed: its pager must go on to the end and say that it is on its own.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,6 +28,7 @@ took_over() { grep -m1 'took over' "$T/shim.log"; }
 round() {
 	local name=$1 crash=${2:-} pager line
 	rm -rf "$T/ready" "$T/result" "$T/shim.log" "$T/shim.out" "$T/store" "$STATUS"
+	# shellcheck disable=SC2034 # read through ${!name} by sample_status (lib.sh)
 	MAX_EVICTIONS=0 MAX_FAULTS=0 MAX_CLEAN=0 MAX_WRITES=0
 	if [[ -n $crash ]]; then
 		export USWAP_TEST_CRASH=$crash
@@ -69,9 +71,32 @@ round() {
 	echo "ok: $name"
 }
 
+# The keeper itself killed: its pager goes on to the end and says it is on its own.
+keeper_round() {
+	rm -rf "$T/ready" "$T/result" "$T/shim.log" "$T/shim.out" "$T/store" "$STATUS"
+	unset USWAP_TEST_CRASH
+	memload_under_shim --size 256 --wait --ops sigmask,verify,rewrite,verify
+	wait_at_target "$READY_PID"
+	local pager
+	pager=$(shim_pager)
+	[[ -n $pager ]] || fail "keeper: no pager process under the shim (pid $SHIM_PID)"
+	track "$pager"
+	note "keeper: kill -9 the shim (keeper, pid $SHIM_PID); pager $pager goes on"
+	kill -9 "$SHIM_PID"
+	SHIM_PID=$pager # what the waits below watch
+	poll_until "$TIMEOUT" grep -q 'the keeper (pid [0-9]*) is gone' "$T/shim.log" ||
+		fail "keeper: the pager did not notice the keeper is gone"
+	kill -USR1 "$READY_PID"
+	expect_result
+	wait_gone "$pager" "$TIMEOUT" || fail "keeper: pager $pager still runs after the workload"
+	no_mismatch
+	echo "ok: keeper"
+}
+
 round idle
 round in-hold in-hold:3
 round fault-read fault-read:2000
 round stash-moved stash-moved:4
 round batch-published batch-published:4
-echo "PASS: five pager deaths taken over, every page verified"
+keeper_round
+echo "PASS: five pager deaths taken over, a keeper death outlived, every page verified"
