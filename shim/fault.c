@@ -525,11 +525,10 @@ static void drain(struct pager *p, struct space *sp)
 				continue;
 			}
 			s = pmap_get(&sp->map, m->arg.pagefault.address & PAGE_MASK_4K);
-			if (s && s->state == SLOT_STORED)
+			if (s && s->state == SLOT_STORED) {
 				keeper_crash_point("fault-read");
-			if (s && s->state == SLOT_STORED)
 				msgs[nio++] = *m; /* i >= nio: only read ones are overwritten */
-			else
+			} else
 				serve(p, sp, m->arg.pagefault.address, m->arg.pagefault.flags, t0);
 		}
 		for (size_t i = 0; i < nio; i++)

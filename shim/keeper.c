@@ -14,6 +14,7 @@
 
 #include "caps.h"
 #include "keeper.h"
+#include "pager.h"
 #include "uswap/log.h"
 
 enum {
@@ -243,24 +244,15 @@ int keeper_run(keeper_body_fn body, void *arg, const volatile pid_t *root_pid, i
 	bool have_root = false, done = false;
 	uint64_t window = 0;
 	unsigned quick = 0;
-	sigset_t mask;
 	pid_t child;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return log_error_errno(-errno, "cannot start the keeper: %m"), 1;
 	ksock = sv[0];
 	psock = sv[1];
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	ksfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ksfd = pager_signalfd();
 	if (ksfd < 0)
-		return log_error_errno(-errno, "cannot start the keeper: %m"), 1;
+		return log_error_errno(ksfd, "cannot start the keeper: %m"), 1;
 	kpid = getpid();
 	/* Run mode: the command's tree comes to us once no pager is its parent any more. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -1062,7 +1062,7 @@ static bool tree_empty(struct manager *m, size_t nset)
 	return nset == 0 && (m->root_exited || !proc_alive(m->root));
 }
 
-static int setup_signals(void)
+int pager_signalfd(void)
 {
 	sigset_t mask;
 
@@ -1076,7 +1076,9 @@ static int setup_signals(void)
 	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
 		return -EINVAL;
 	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	int fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	return fd < 0 ? -errno : fd;
 }
 
 static int take_signal(struct manager *m)
@@ -1161,7 +1163,7 @@ int pager_main(struct pager *p, const struct pager_cfg *cfg, int *ret_status)
 
 	if (!set)
 		return -ENOMEM;
-	m.sfd = setup_signals();
+	m.sfd = pager_signalfd();
 	if (m.sfd < 0)
 		return m.sfd;
 	if (!p->no_uring && !store_async_init(&p->store))

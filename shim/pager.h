@@ -238,6 +238,9 @@ struct pager_cfg {
 };
 
 int pager_init(struct pager *p, const char *store_dir);
+/* Block the signals the shim takes (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD) in the calling
+ * thread and those it starts, ignore SIGPIPE, and return a signalfd for them (or -errno). */
+int pager_signalfd(void);
 /* Is feature listed in USWAP_DISABLE (comma-separated)? */
 bool pager_disabled(const char *feature);
 /* Runs until the managed processes are gone or SIGTERM/SIGINT (then restores every page).
