@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "inject.h"
+#include "keeper.h"
 #include "uswap/fileio.h"
 #include "uswap/log.h"
 #include "uswap/util.h"
@@ -327,15 +328,43 @@ static bool thread_usable(pid_t pid, pid_t tid)
 	return st != 'Z' && st != 'X' && st != 't' && !(flags & (PF_IO_WORKER_ | PF_USER_WORKER_));
 }
 
-/* The thread's seccomp mode (0 none, 1 strict, 2 filter), from its status; -1 unknown. */
-static int seccomp_mode(pid_t pid, pid_t tid)
+/* The thread's seccomp mode (0 none, 1 strict, 2 filter; -1 unknown) and the signals the
+ * program catches, from its status. */
+static int thread_status(pid_t pid, pid_t tid, uint64_t *ret_caught)
 {
 	char path[64], buf[4096], *s;
 
+	*ret_caught = ~0ull; /* unknown: as if it caught every signal */
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	if (uswap_read_small(path, buf, sizeof(buf)) <= 0 || !(s = strstr(buf, "\nSeccomp:")))
+	if (uswap_read_small(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	if ((s = strstr(buf, "\nSigCgt:")))
+		*ret_caught = strtoull(s + 8, NULL, 16);
+	if (!(s = strstr(buf, "\nSeccomp:")))
 		return -1;
 	return atoi(s + 9);
+}
+
+/*
+ * The signal that ends a round of our code while the thread is traced (inject_use_runner): one
+ * whose default is to be ignored, that the program neither catches nor blocks in this thread.
+ * Traced, the thread stops for it; if the pager died meanwhile, it is ignored, as it would be
+ * without us, and the thread parks. 0 if none is free: rounds then end on a trap, which kills
+ * the thread if no tracer is there to take it.
+ */
+static int pick_marker(uint64_t caught, uint64_t blocked, bool filtered)
+{
+	static const int candidates[] = { SIGURG, SIGWINCH, SIGCHLD };
+
+	if (filtered) /* its filter may refuse or kill for gettid, getpid, tgkill */
+		return 0;
+	for (size_t i = 0; i < USWAP_ARRAY_SIZE(candidates); i++) {
+		uint64_t bit = 1ull << (candidates[i] - 1);
+
+		if (!(caught & bit) && !(blocked & bit))
+			return candidates[i];
+	}
+	return 0;
 }
 
 static struct inject_hold *hold_rec;
@@ -347,6 +376,7 @@ void inject_record_holds(struct inject_hold *rec)
 
 int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 {
+	uint64_t caught, hold_mask;
 	int mode;
 
 	memset(in, 0, sizeof(*in));
@@ -358,7 +388,7 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 	/* Stopped, the thread cannot add a filter: what its status says now holds while we
 	 * hold it. A filter may kill it for a system call it never makes itself: callers
 	 * then keep to the commonest calls. */
-	mode = seccomp_mode(pid, tid);
+	mode = thread_status(pid, tid, &caught);
 	if (mode == 1)
 		return -EPERM;
 	in->filtered = mode != 0;
@@ -366,16 +396,19 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 		return -errno;
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &in->saved_mask) < 0)
 		return -errno;
-	/* Block every signal while we own the thread: no handler can run on our registers.
-	 * SIGKILL and SIGSTOP cannot be blocked; inject_syscall copes with a group stop. */
-	uint64_t all = ~0ull;
-
+	/* Block every signal while we own the thread (but the marker, which it ignores): no
+	 * handler can run on our registers. SIGKILL and SIGSTOP cannot be blocked;
+	 * inject_syscall copes with a group stop. */
+	in->marker = pick_marker(caught, in->saved_mask, in->filtered);
+	hold_mask = in->marker ? ~(1ull << (in->marker - 1)) : ~0ull;
 	if (hold_rec) {
 		hold_rec->pid = pid;
 		hold_rec->mask = in->saved_mask;
+		hold_rec->regs = in->saved;
+		hold_rec->runner = 0;
 		__atomic_store_n(&hold_rec->tid, tid, __ATOMIC_RELEASE);
 	}
-	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0)
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &hold_mask) < 0)
 		return -errno;
 	in->prepared = true;
 	/* The address was found before the stop: an exec since then replaced the image it
@@ -476,63 +509,31 @@ int inject_attach(struct inject *in, pid_t pid, uint64_t syscall_ip, int timeout
  * its registers. No timeout: it is executing our code (a long syscall, a big MOVE, may take
  * a while) and comes back. */
 static int step(struct inject *in, enum __ptrace_request req, struct user_regs_struct *regs,
-		int *ret_status)
+		int *ret_status, const char *crash_point)
 {
 	int r;
 
 	if (ptrace(req, in->tid, 0, 0) < 0)
 		return -errno;
+	keeper_crash_point(crash_point); /* tests: the pager dies while the thread runs our code */
 	r = wait_stop(in->tid, 60000, ret_status);
 	if (r < 0)
 		return r;
 	return ptrace(PTRACE_GETREGS, in->tid, 0, regs) < 0 ? -errno : 0;
 }
 
-int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1, unsigned long a2,
-		   unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
-{
-	struct user_regs_struct regs = in->saved;
-	int st, r;
-
-	if (!in->prepared)
-		return -EINVAL;
-	regs.rip = in->syscall_ip;
-	regs.rax = (unsigned long)nr;
-	/* orig_rax = -1: the kernel must not apply syscall-restart logic to our registers. */
-	regs.orig_rax = (unsigned long)-1;
-	regs.rdi = a1;
-	regs.rsi = a2;
-	regs.rdx = a3;
-	regs.r10 = a4;
-	regs.r8 = a5;
-	regs.r9 = a6;
-	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
-		return -errno;
-	for (unsigned tries = 0;; tries++) {
-		int sig;
-
-		r = step(in, PTRACE_SINGLESTEP, &regs, &st);
-		if (r < 0)
-			return r;
-		/* The instruction ran once rip moved past it; a group stop or SIGSTOP means it has
-		 * not run yet: step again. A fault there would only repeat forever (the signal is
-		 * not delivered): give up. */
-		if (regs.rip == in->syscall_ip + 2)
-			break;
-		if (regs.rip != in->syscall_ip)
-			return -EIO;
-		sig = (st >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st);
-		if (fault_signal(sig) || tries >= 100)
-			return -EFAULT;
-		/* SIGSTOP, which cannot be blocked: it stops the program once we let go. */
-		in->stop_after |= sig == SIGSTOP;
-	}
-	*ret_result = (long)regs.rax;
-	return 0;
-}
-
-/* The runner's code: rbx points at the next table entry, r12 counts the entries left.
- * Position-independent (relative jumps only); copied into the target as it is here. */
+/*
+ * The runner's code, copied into the target as it is here (position-independent: relative
+ * jumps only). From its start, a round of calls from a table: rbx points at the next entry,
+ * r12 counts the entries left; it stops at the first call that returns non-zero. From
+ * uswap_runner_one, one call with all six arguments in registers. Either way the last result
+ * goes to r13 and the round ends in a stop the pager waits for: rbp names the marker signal
+ * (pick_marker) the thread sends itself, or is 0 for a trap. After the marker comes the park:
+ * pause() for ever, all signals blocked but the marker, which the thread ignores. Traced, the
+ * thread never gets there (the pager sets its registers at the marker's stop); but when the
+ * pager dies in the middle of a round, the kernel lets the thread go on with our registers,
+ * and it parks there until the next pager gives it its own back (inject_resume).
+ */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 /* clang-format off */
@@ -540,23 +541,44 @@ __asm__(".pushsection .rodata\n"
 	".globl uswap_runner_code\n"
 	"uswap_runner_code:\n"
 	"1:	test %r12, %r12\n"
-	"	jz 2f\n"
+	"	jz 3f\n"
 	"	mov (%rbx), %rax\n"
 	"	mov 8(%rbx), %rdi\n"
 	"	mov 16(%rbx), %rsi\n"
 	"	mov 24(%rbx), %rdx\n"
 	"	syscall\n"
 	"	test %rax, %rax\n"
-	"	jnz 2f\n"
+	"	jnz 3f\n"
 	"	add $" STR(RUNNER_ENTRY) ", %rbx\n"
 	"	dec %r12\n"
 	"	jmp 1b\n"
-	"2:	int3\n"
+	".globl uswap_runner_one\n"
+	"uswap_runner_one:\n"
+	"	syscall\n"
+	"3:	mov %rax, %r13\n"
+	"	test %rbp, %rbp\n"
+	"	jz 5f\n"
+	"	mov $" STR(SYS_gettid) ", %eax\n"
+	"	syscall\n"
+	"	mov %rax, %rsi\n"
+	"	mov $" STR(SYS_getpid) ", %eax\n"
+	"	syscall\n"
+	"	mov %rax, %rdi\n"
+	"	mov %rbp, %rdx\n"
+	"	mov $" STR(SYS_tgkill) ", %eax\n"
+	"	syscall\n"
+	".globl uswap_runner_park\n"
+	"uswap_runner_park:\n"
+	"4:	mov $" STR(SYS_pause) ", %eax\n"
+	"	syscall\n"
+	"	jmp 4b\n"
+	"5:	int3\n"
 	".globl uswap_runner_end\n"
 	"uswap_runner_end:\n"
 	".popsection\n");
 /* clang-format on */
-extern const uint8_t uswap_runner_code[], uswap_runner_end[];
+extern const uint8_t uswap_runner_code[], uswap_runner_one[], uswap_runner_park[],
+	uswap_runner_end[];
 
 size_t inject_runner_size(void)
 {
@@ -570,47 +592,133 @@ int inject_runner_put(pid_t pid, uint64_t addr)
 
 bool inject_runner_intact(pid_t pid, uint64_t addr)
 {
-	uint8_t code[64];
+	uint8_t code[256];
 	size_t n = inject_runner_size();
 
 	return n <= sizeof(code) && target_read(pid, addr, code, n) == 0 &&
 	       memcmp(code, uswap_runner_code, n) == 0;
 }
 
+void inject_use_runner(struct inject *in, uint64_t runner)
+{
+	in->runner = runner;
+	if (hold_rec && hold_rec->tid == in->tid)
+		hold_rec->runner = runner;
+}
+
+/* Let the thread run the runner from the registers set until its round ends: the marker's
+ * stop at the park, or the trap. 0 with the final registers in *regs, -EFAULT if it faulted
+ * (the program unmapped or replaced the runner; *regs shows where), or -errno. */
+static int runner_wait(struct inject *in, struct user_regs_struct *regs, const char *crash_point)
+{
+	uint64_t park = in->runner + (uint64_t)(uswap_runner_park - uswap_runner_code);
+	uint64_t trap = in->runner + inject_runner_size();
+	int st, r;
+
+	for (;;) {
+		int sig;
+
+		r = step(in, PTRACE_CONT, regs, &st, crash_point);
+		if (r < 0)
+			return r;
+		if ((st >> 16) == PTRACE_EVENT_STOP)
+			continue; /* a group stop: go on, as inject_syscall does */
+		sig = WSTOPSIG(st);
+		if ((in->marker && sig == in->marker && regs->rip == park) ||
+		    (sig == SIGTRAP && regs->rip == trap)) {
+			keeper_crash_point("runner-stop"); /* tests: dies with the thread here */
+			return 0;
+		}
+		/* A fault: the signal is not delivered, the caller's registers come back at
+		 * detach. */
+		if (fault_signal(sig) || sig == SIGTRAP)
+			return -EFAULT;
+		/* SIGSTOP (which cannot be blocked): go on; it stops the program once we let
+		 * go. Anything else is the marker come from elsewhere: ignored, as the thread
+		 * ignores it. */
+		in->stop_after |= sig == SIGSTOP;
+	}
+}
+
 int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, uint64_t *ret_done,
 	       long *ret_result)
 {
 	struct user_regs_struct regs = in->saved;
-	uint64_t end = runner + inject_runner_size();
-	int st, r;
+	int r;
 
 	*ret_done = 0;
 	if (!in->prepared)
 		return -EINVAL;
+	inject_use_runner(in, runner);
 	regs.rip = runner;
 	regs.orig_rax = (unsigned long)-1; /* no syscall-restart logic on our registers */
 	regs.rbx = table;
 	regs.r12 = n;
+	regs.rbp = (unsigned long)in->marker;
 	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
 		return -errno;
-	for (;;) {
-		int sig;
+	r = runner_wait(in, &regs, "in-runner");
+	if (r == 0 || r == -EFAULT)
+		*ret_done = n - USWAP_MIN(regs.r12, n);
+	if (r < 0)
+		return r;
+	*ret_result = (long)regs.r13;
+	return 0;
+}
 
-		r = step(in, PTRACE_CONT, &regs, &st);
+int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a1, unsigned long a2,
+		   unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	struct user_regs_struct regs = in->saved;
+	int st, r;
+
+	if (!in->prepared)
+		return -EINVAL;
+	regs.rip = in->runner ? in->runner + (uint64_t)(uswap_runner_one - uswap_runner_code) :
+				in->syscall_ip;
+	regs.rax = (unsigned long)nr;
+	/* orig_rax = -1: the kernel must not apply syscall-restart logic to our registers. */
+	regs.orig_rax = (unsigned long)-1;
+	regs.rdi = a1;
+	regs.rsi = a2;
+	regs.rdx = a3;
+	regs.r10 = a4;
+	regs.r8 = a5;
+	regs.r9 = a6;
+	regs.rbp = (unsigned long)in->marker;
+	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
+		return -errno;
+	if (in->runner) {
+		uint64_t one = regs.rip;
+
+		r = runner_wait(in, &regs, "in-syscall");
+		if (r == -EFAULT && regs.rip == one && in->syscall_ip) {
+			/* The runner is gone before our call ran: the vDSO's instruction. */
+			in->runner = 0;
+			return inject_syscall(in, nr, ret_result, a1, a2, a3, a4, a5, a6);
+		}
 		if (r < 0)
 			return r;
-		*ret_done = n - USWAP_MIN(regs.r12, n);
-		if ((st >> 16) == PTRACE_EVENT_STOP)
-			continue; /* a group stop: go on, as inject_syscall does */
-		sig = WSTOPSIG(st);
-		if (sig == SIGTRAP && regs.rip == end)
+		*ret_result = (long)regs.r13;
+		return 0;
+	}
+	for (unsigned tries = 0;; tries++) {
+		int sig;
+
+		r = step(in, PTRACE_SINGLESTEP, &regs, &st, "in-syscall");
+		if (r < 0)
+			return r;
+		/* The instruction ran once rip moved past it; a group stop or SIGSTOP means it has
+		 * not run yet: step again. A fault there would only repeat forever (the signal is
+		 * not delivered): give up. */
+		if (regs.rip == in->syscall_ip + 2)
 			break;
-		/* A fault in the runner (the program unmapped or replaced it): the signal is
-		 * not delivered, the caller's registers come back at detach. */
-		if (fault_signal(sig) || sig == SIGTRAP)
+		if (regs.rip != in->syscall_ip)
+			return -EIO;
+		sig = (st >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st);
+		if (fault_signal(sig) || tries >= 100)
 			return -EFAULT;
-		/* SIGSTOP (which cannot be blocked): go on, as inject_syscall does; it stops
-		 * the program once we let go. */
+		/* SIGSTOP, which cannot be blocked: it stops the program once we let go. */
 		in->stop_after |= sig == SIGSTOP;
 	}
 	*ret_result = (long)regs.rax;
@@ -654,10 +762,10 @@ int inject_detach(struct inject *in)
 	return r;
 }
 
-int inject_unblock(const struct inject_hold *rec)
+int inject_resume(const struct inject_hold *rec)
 {
 	struct inject in;
-	uint64_t mask = rec->mask;
+	bool parked;
 	int r = seize_one(&in, rec->pid, rec->tid, 0, 1000);
 
 	if (r < 0) {
@@ -665,8 +773,13 @@ int inject_unblock(const struct inject_hold *rec)
 			inject_detach(&in);
 		return r;
 	}
-	in.saved_mask = mask;
-	return inject_detach(&in);
+	parked = rec->runner && in.saved.rip >= rec->runner &&
+		 in.saved.rip < rec->runner + inject_runner_size();
+	if (parked)
+		in.saved = rec->regs;
+	in.saved_mask = rec->mask;
+	r = inject_detach(&in);
+	return r < 0 ? r : parked;
 }
 
 bool inject_reaped_status(pid_t pid, int *ret_status)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Remote syscalls through ptrace: seize one thread, interrupt it, run syscalls on its behalf
- * through a `syscall` instruction already mapped in the target (the vDSO's), restore its
- * registers and signal mask exactly, detach. Only the seized thread stops.
+ * (through the runner the pager mapped into the target, or before there is one, a `syscall`
+ * instruction of the target's vDSO), restore its registers and signal mask exactly, detach.
+ * Only the seized thread stops.
  */
 #pragma once
 
@@ -21,6 +22,8 @@ struct inject {
 	bool prepared; /* registers and mask saved, must be restored */
 	bool stop_after; /* a SIGSTOP came while the thread ran our code: send it at detach */
 	bool filtered; /* the thread runs under a seccomp filter (read at the stop) */
+	int marker; /* the signal that ends a runner round (0: a trap ends it) */
+	uint64_t runner; /* the runner in the target, for single calls too (0: the vDSO's) */
 	uint64_t stop_start_ns;
 };
 
@@ -57,6 +60,9 @@ size_t inject_runner_size(void);
 int inject_runner_put(pid_t pid, uint64_t addr);
 /* Is the runner at addr still ours (the program may have mapped over it)? */
 bool inject_runner_intact(pid_t pid, uint64_t addr);
+/* Run in's single calls through the runner at runner (checked intact) from now on: a round
+ * ends in a stop that the thread outlives if the pager dies (see inject.c). */
+void inject_use_runner(struct inject *in, uint64_t runner);
 /* Run the n entries of the table at target address table through the runner at runner.
  * 0 with *ret_done the calls that returned 0 and, if *ret_done < n, *ret_result the result
  * of the next one. -errno if the injection failed; then *ret_done calls returned 0 and the
@@ -69,18 +75,21 @@ int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, u
  * came meanwhile is sent again. */
 int inject_detach(struct inject *in);
 
-/* The thread held now and the signal mask it had: where the record lives (memory that
- * outlives the pager, or NULL), so that a pager taking over from one that died in the middle
- * of a hold can give the thread its signals back (inject_unblock). */
+/* The thread held now, its own registers and signal mask, and the runner it may run: where the
+ * record lives (memory that outlives the pager, or NULL), so that a pager taking over from one
+ * that died in the middle of a hold can give the thread back what is its own (inject_resume). */
 struct inject_hold {
 	pid_t pid, tid; /* tid 0: none held */
 	uint64_t mask;
+	uint64_t runner;
+	struct user_regs_struct regs;
 };
 void inject_record_holds(struct inject_hold *rec);
-/* A thread the pager that died held (rec): its registers were its own again, or its
- * instruction killed it; but it still blocks every signal. Seize it and give it back its
- * mask. 0 or -errno. */
-int inject_unblock(const struct inject_hold *rec);
+/* A thread the pager that died held (rec). If it is in the runner (parked there, or still in
+ * the round it was running), it carries our registers: seize it and give it its own back.
+ * Either way it still blocks every signal: give it back its mask. 1 if it was in the runner,
+ * 0 if it had its own registers already, or -errno. */
+int inject_resume(const struct inject_hold *rec);
 
 /* Release threads whose stop we gave up waiting for, once they stop. */
 void inject_reap_lingering(void);

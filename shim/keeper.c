@@ -330,7 +330,7 @@ void keeper_crash_setup(bool takeover)
 
 void keeper_crash_point(const char *point)
 {
-	if (crash_left <= 0 || strcmp(point, crash_point))
+	if (crash_left <= 0 || !point || strcmp(point, crash_point))
 		return;
 	if (__atomic_sub_fetch(&crash_left, 1, __ATOMIC_RELAXED) == 0) {
 		log_info("USWAP_TEST_CRASH: killed at %s", point);

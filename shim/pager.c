@@ -1125,22 +1125,6 @@ static int take_over(struct manager *m)
 			track_add(m, sp->pid, sp, false);
 			any = any ? any : sp->pid;
 		}
-	/* A thread the dead pager held blocks every signal still. */
-	struct inject_hold held = m->p->hold;
-
-	if (held.tid > 0) {
-		int r = inject_unblock(&held);
-
-		if (r < 0 && r != -ESRCH)
-			log_error_errno(r,
-					"tid %d: held by the pager that died; its signal mask "
-					"could not be given back (%m): it blocks every signal",
-					held.tid);
-		else if (r == 0)
-			log_info("tid %d: held by the pager that died: its signal mask is its own "
-				 "again",
-				 held.tid);
-	}
 	if (strcmp(m->cfg->mode, "container"))
 		return 0;
 	if (proc_alive(m->root))

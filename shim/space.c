@@ -990,8 +990,11 @@ int space_attach(struct space *sp, struct inject *in, int timeout_ms)
 	/* Stopped, the thread can no longer exec: does its mm still show sp's token (a fresh
 	 * one if the last is gone, e.g. discarded by the program)? */
 	if ((sp->id_page >= 0 && shows_token(sp, in->tid)) ||
-	    (write_token(sp) == 0 && shows_token(sp, in->tid)))
+	    (write_token(sp) == 0 && shows_token(sp, in->tid))) {
+		if (sp->runner && inject_runner_intact(in->tid, sp->runner))
+			inject_use_runner(in, sp->runner);
 		return 0;
+	}
 	inject_detach(in);
 	log_debug("pid %d: no longer runs the image its space belongs to (exec)", sp->pid);
 	return -ESRCH;

@@ -199,6 +199,32 @@ static void wake_all(struct space *sp)
 	}
 }
 
+/* The thread the dead pager held has its signals blocked still, and our registers if it was
+ * in the runner: give it back its own, stopping a round it may still be running. */
+static void resume_held(struct pager *p)
+{
+	struct inject_hold held = p->hold;
+	int r;
+
+	if (held.tid <= 0)
+		return;
+	/* Cleared only once done: a pager that dies meanwhile leaves it to the next one. */
+	r = inject_resume(&held);
+	p->hold.tid = 0;
+	if (r == 1)
+		log_info("tid %d: held by the pager that died, in the runner: its registers and "
+			 "signal mask are its own again",
+			 held.tid);
+	else if (r == 0)
+		log_info("tid %d: held by the pager that died: its signal mask is its own again",
+			 held.tid);
+	else if (r != -ESRCH)
+		log_error_errno(r,
+				"tid %d: held by the pager that died; its registers and signal "
+				"mask could not be given back (%m): it blocks every signal",
+				held.tid);
+}
+
 int pager_takeover(struct pager *p)
 {
 	struct settle t = { .p = p, .pmfd = -1 };
@@ -211,6 +237,9 @@ int pager_takeover(struct pager *p)
 	pthread_cond_init(&p->cond, NULL);
 	p->stopping = false;
 	p->headroom = INT64_MAX;
+	/* First the thread the dead pager held, if any: it may still be running a round of
+	 * MOVEs, and what the stash holds is settled below. */
+	resume_held(p);
 	store_takeover(&p->store);
 	each_map(p, zero_refs, NULL);
 	each_map(p, count_ref, NULL);

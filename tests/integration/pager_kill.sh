@@ -12,7 +12,14 @@
 #                    workload's thread waits), while the workload reads its pages back
 #   stash-moved      a batch is in the stash, not read out (its pages are nowhere else)
 #   batch-published  a batch is read out into the pager's memory, its store write not done
-# The other four kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
+#   in-runner        the held thread runs a round of MOVEs in the runner, untraced from then on
+#   runner-stop      the held thread sits in the stop that ends a runner round
+#   in-syscall       the held thread runs a single injected system call
+# In the last three the thread carries the pager's registers: the new pager finds it parked
+# in the runner page and gives it its own registers and signal mask back.
+#   caught           in-runner again, in a workload that catches SIGURG and SIGWINCH: the
+#                    round's end signal must be one it ignores (SIGCHLD), never one of those
+# The other seven kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
 # stays; the log must show the takeover and what it settled. Last, the keeper itself is
 # killed: its pager must go on to the end and say that it is on its own.
 
@@ -35,7 +42,11 @@ round() {
 	else
 		unset USWAP_TEST_CRASH
 	fi
-	memload_under_shim --size 256 --wait --ops sigmask,verify,rewrite,verify
+	if [[ $name == caught ]]; then
+		memload_under_shim --size 256 --wait --catch --ops sigmask,verify,rewrite,verify,caught
+	else
+		memload_under_shim --size 256 --wait --ops sigmask,verify,rewrite,verify
+	fi
 	if [[ $name == fault-read ]]; then
 		kill -USR1 "$READY_PID" # the faults come from its reading
 	elif [[ -z $crash ]]; then
@@ -65,8 +76,11 @@ round() {
 		fail "$name: the takeover read nothing from the stash" ;;
 	batch-published) [[ $line =~ [^0-9][1-9][0-9]*\ written\ out\ from\ memory ]] ||
 		fail "$name: the takeover wrote nothing out from memory" ;;
-	in-hold) grep -q 'its signal mask is its own again' "$T/shim.log" ||
+	in-hold) grep -q -E 'signal mask (is|are) its own again' "$T/shim.log" ||
 		fail "$name: the held thread's signal mask was not given back" ;;
+	in-runner | runner-stop | in-syscall | caught)
+		grep -q 'its registers and signal mask are its own again' "$T/shim.log" ||
+			fail "$name: the held thread was not found parked in the runner" ;;
 	esac
 	echo "ok: $name"
 }
@@ -98,5 +112,9 @@ round in-hold in-hold:3
 round fault-read fault-read:2000
 round stash-moved stash-moved:4
 round batch-published batch-published:4
+round in-runner in-runner:3
+round runner-stop runner-stop:3
+round in-syscall in-syscall:20
+round caught in-runner:3
 keeper_round
-echo "PASS: five pager deaths taken over, a keeper death outlived, every page verified"
+echo "PASS: nine pager deaths taken over, a keeper death outlived, every page verified"

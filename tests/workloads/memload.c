@@ -70,6 +70,7 @@ static struct {
 	uint64_t hold;
 	uint64_t touch;
 	bool deny_exec;
+	bool catch_signals;
 	const char *mlock; /* NULL, "half" or "all" */
 	bool own_uffd;
 	char *seccomp_kill;
@@ -402,6 +403,43 @@ static int op_sigmask(void)
 		return 1;
 	}
 	printf(PROG ": sigmask: only SIGUSR1 blocked\n");
+	return 0;
+}
+
+static atomic_ulong self_sent;
+
+/* Count a caught signal that this thread sent itself: we never do, a pager that ends its
+ * rounds with a signal the program catches would. */
+static void on_caught(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si->si_code == SI_TKILL && si->si_pid == getpid())
+		atomic_fetch_add(&self_sent, 1);
+}
+
+/* --catch: handlers for SIGURG and SIGWINCH, which default to being ignored (as a Go
+ * program's runtime catches SIGURG), from the start; op caught: none of them ever came from
+ * ourselves. */
+static void install_catchers(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_caught, .sa_flags = SA_SIGINFO | SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGURG, &sa, NULL) < 0 || sigaction(SIGWINCH, &sa, NULL) < 0)
+		die("sigaction: %m");
+}
+
+static int op_caught(void)
+{
+	unsigned long n = atomic_load(&self_sent);
+
+	if (n) {
+		fprintf(stderr,
+			PROG ": MISMATCH %lu caught signals sent by this thread to itself\n", n);
+		return 1;
+	}
+	printf(PROG ": caught: no signal we catch came from ourselves\n");
 	return 0;
 }
 
@@ -1860,6 +1898,8 @@ static int run_op(int k)
 		return op_mseal();
 	if (!strcmp(op, "sigmask"))
 		return op_sigmask();
+	if (!strcmp(op, "caught"))
+		return op_caught();
 	if (!strcmp(op, "rewrite"))
 		return op_rewrite();
 	if (!strcmp(op, "rewrite-odd"))
@@ -1955,6 +1995,8 @@ static void usage(FILE *f)
 		"                     mseal (seal half of the evicted memory and a fresh eighth;\n"
 		"                     exit 77 where the kernel has no mseal)\n"
 		"                     sigmask (only the SIGUSR1 we block is blocked)\n"
+		"                     caught (no SIGURG or SIGWINCH --catch caught came from\n"
+		"                     ourselves)\n"
 		"                     exec threads:N exec-race:N (N fork children that each\n"
 		"                     exec /bin/true after up to 2 ms)\n"
 		"                     fork-chain:N (N generations of fork children, each\n"
@@ -1972,6 +2014,7 @@ static void usage(FILE *f)
 		"  --own-uffd         after the fill, register the first half of the memory\n"
 		"                     with a userfaultfd of its own (write-protect mode, never\n"
 		"                     protecting a page), as a program that pages itself would\n"
+		"  --catch            catch SIGURG and SIGWINCH (see op caught)\n"
 		"  --deny-exec        first refuse to make any memory executable (PR_SET_MDWE,\n"
 		"                     as systemd's MemoryDenyWriteExecute= does); exit 77 where\n"
 		"                     the kernel has no PR_SET_MDWE\n"
@@ -1992,7 +2035,8 @@ static void parse_ops(char *list)
 			"exec",	      "direct",	   "uring",	"remote",	    "mprotect",
 			"free",	      "populate",  "waits",	"signals",	    "stopcont",
 			"vfork-wait", "main-exit", "hugepage",	"mremap-dontunmap", "exec-thread",
-			"close-fds",  "clone-vm",  "mseal",	"bounded-wait",	    "sigmask"
+			"close-fds",  "clone-vm",  "mseal",	"bounded-wait",	    "sigmask",
+			"caught"
 		};
 		bool ok = false;
 		uint64_t n;
@@ -2027,6 +2071,7 @@ static void parse_args(int argc, char **argv)
 		O_TOUCH,
 		O_RESULT,
 		O_DENY_EXEC,
+		O_CATCH,
 		O_MLOCK,
 		O_OWN_UFFD,
 		O_SECCOMP_KILL,
@@ -2042,6 +2087,7 @@ static void parse_args(int argc, char **argv)
 		{ "touch-loop", required_argument, NULL, O_TOUCH },
 		{ "result", required_argument, NULL, O_RESULT },
 		{ "deny-exec", no_argument, NULL, O_DENY_EXEC },
+		{ "catch", no_argument, NULL, O_CATCH },
 		{ "mlock", required_argument, NULL, O_MLOCK },
 		{ "own-uffd", no_argument, NULL, O_OWN_UFFD },
 		{ "seccomp-kill", required_argument, NULL, O_SECCOMP_KILL },
@@ -2087,6 +2133,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_DENY_EXEC:
 			M.deny_exec = true;
+			break;
+		case O_CATCH:
+			M.catch_signals = true;
 			break;
 		case O_OWN_UFFD:
 			M.own_uffd = true;
@@ -2163,6 +2212,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 
 	parse_args(argc, argv);
+	if (M.catch_signals)
+		install_catchers();
 	if (M.deny_exec && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0) {
 		fprintf(stderr, PROG ": PR_SET_MDWE: %s\n", strerror(errno));
 		exit(errno == EINVAL ? 77 : 1);
