@@ -350,14 +350,14 @@ static int thread_status(pid_t pid, pid_t tid, uint64_t *ret_caught)
  * whose default is to be ignored, that the program neither catches nor blocks in this thread.
  * Traced, the thread stops for it; if the pager died meanwhile, it is ignored, as it would be
  * without us, and the thread parks. 0 if none is free: rounds then end on a trap, which kills
- * the thread if no tracer is there to take it.
+ * the thread if no tracer is there to take it. Sending it takes gettid, getpid and tgkill,
+ * which a seccomp filter is as likely to allow as any call (raise, abort and pthread_kill make
+ * them); if it refuses tgkill, that round ends on the trap.
  */
-static int pick_marker(uint64_t caught, uint64_t blocked, bool filtered)
+static int pick_marker(uint64_t caught, uint64_t blocked)
 {
 	static const int candidates[] = { SIGURG, SIGWINCH, SIGCHLD };
 
-	if (filtered) /* its filter may refuse or kill for gettid, getpid, tgkill */
-		return 0;
 	for (size_t i = 0; i < USWAP_ARRAY_SIZE(candidates); i++) {
 		uint64_t bit = 1ull << (candidates[i] - 1);
 
@@ -399,7 +399,7 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 	/* Block every signal while we own the thread (but the marker, which it ignores): no
 	 * handler can run on our registers. SIGKILL and SIGSTOP cannot be blocked;
 	 * inject_syscall copes with a group stop. */
-	in->marker = pick_marker(caught, in->saved_mask, in->filtered);
+	in->marker = pick_marker(caught, in->saved_mask);
 	hold_mask = in->marker ? ~(1ull << (in->marker - 1)) : ~0ull;
 	if (hold_rec) {
 		hold_rec->pid = pid;
@@ -528,7 +528,8 @@ static int step(struct inject *in, enum __ptrace_request req, struct user_regs_s
  * r12 counts the entries left; it stops at the first call that returns non-zero. From
  * uswap_runner_one, one call with all six arguments in registers. Either way the last result
  * goes to r13 and the round ends in a stop the pager waits for: rbp names the marker signal
- * (pick_marker) the thread sends itself, or is 0 for a trap. After the marker comes the park:
+ * (pick_marker) the thread sends itself, or is 0 for a trap (taken too if a seccomp filter
+ * refuses the marker's tgkill). After the marker comes the park:
  * pause() for ever, all signals blocked but the marker, which the thread ignores. Traced, the
  * thread never gets there (the pager sets its registers at the marker's stop); but when the
  * pager dies in the middle of a round, the kernel lets the thread go on with our registers,
@@ -567,8 +568,10 @@ __asm__(".pushsection .rodata\n"
 	"	mov %rbp, %rdx\n"
 	"	mov $" STR(SYS_tgkill) ", %eax\n"
 	"	syscall\n"
-	".globl uswap_runner_park\n"
-	"uswap_runner_park:\n"
+	".globl uswap_runner_marked\n"
+	"uswap_runner_marked:\n"
+	"	test %rax, %rax\n"
+	"	jnz 5f\n"
 	"4:	mov $" STR(SYS_pause) ", %eax\n"
 	"	syscall\n"
 	"	jmp 4b\n"
@@ -577,7 +580,7 @@ __asm__(".pushsection .rodata\n"
 	"uswap_runner_end:\n"
 	".popsection\n");
 /* clang-format on */
-extern const uint8_t uswap_runner_code[], uswap_runner_one[], uswap_runner_park[],
+extern const uint8_t uswap_runner_code[], uswap_runner_one[], uswap_runner_marked[],
 	uswap_runner_end[];
 
 size_t inject_runner_size(void)
@@ -607,11 +610,11 @@ void inject_use_runner(struct inject *in, uint64_t runner)
 }
 
 /* Let the thread run the runner from the registers set until its round ends: the marker's
- * stop at the park, or the trap. 0 with the final registers in *regs, -EFAULT if it faulted
- * (the program unmapped or replaced the runner; *regs shows where), or -errno. */
+ * stop right after its tgkill, or the trap. 0 with the final registers in *regs, -EFAULT if
+ * it faulted (the program unmapped or replaced the runner; *regs shows where), or -errno. */
 static int runner_wait(struct inject *in, struct user_regs_struct *regs, const char *crash_point)
 {
-	uint64_t park = in->runner + (uint64_t)(uswap_runner_park - uswap_runner_code);
+	uint64_t marked = in->runner + (uint64_t)(uswap_runner_marked - uswap_runner_code);
 	uint64_t trap = in->runner + inject_runner_size();
 	int st, r;
 
@@ -624,7 +627,7 @@ static int runner_wait(struct inject *in, struct user_regs_struct *regs, const c
 		if ((st >> 16) == PTRACE_EVENT_STOP)
 			continue; /* a group stop: go on, as inject_syscall does */
 		sig = WSTOPSIG(st);
-		if ((in->marker && sig == in->marker && regs->rip == park) ||
+		if ((in->marker && sig == in->marker && regs->rip == marked) ||
 		    (sig == SIGTRAP && regs->rip == trap)) {
 			keeper_crash_point("runner-stop"); /* tests: dies with the thread here */
 			return 0;
@@ -657,7 +660,7 @@ int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, u
 	regs.rbp = (unsigned long)in->marker;
 	if (ptrace(PTRACE_SETREGS, in->tid, 0, &regs) < 0)
 		return -errno;
-	r = runner_wait(in, &regs, "in-runner");
+	r = runner_wait(in, &regs, in->filtered ? "in-runner-filtered" : "in-runner");
 	if (r == 0 || r == -EFAULT)
 		*ret_done = n - USWAP_MIN(regs.r12, n);
 	if (r < 0)

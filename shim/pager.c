@@ -827,8 +827,10 @@ static void disarm_target(struct space *sp)
 	if (!sp->stash_gone)
 		inject_syscall(&in, SYS_munmap, &res, sp->stash, STASH_SIZE, 0, 0, 0, 0);
 	inject_syscall(&in, SYS_munmap, &res, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
-	if (sp->runner)
+	if (sp->runner) {
+		inject_use_runner(&in, 0); /* not the code the munmap takes away */
 		inject_syscall(&in, SYS_munmap, &res, sp->runner, PAGE_SIZE_4K, 0, 0, 0, 0);
+	}
 	inject_detach(&in);
 }
 

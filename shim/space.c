@@ -404,6 +404,9 @@ static void map_runner(struct pager *p, struct space *sp, struct inject *in, uin
 		return;
 	}
 	sp->runner = addr;
+	/* The rest of the arming goes through it too: a pager that dies meanwhile leaves the
+	 * thread parked, not trapped (inject.c). */
+	inject_use_runner(in, addr);
 }
 
 static int write_token(struct space *sp);
@@ -532,10 +535,10 @@ static int arm_in(struct pager *p, struct space *sp, struct inject *in)
 	r = target_write(in->tid, sp->scratch, zeros, sizeof(zeros));
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: scratch write failed: %m", sp->pid);
+	map_runner(p, sp, in, hint + (2ull << 20));
 	r = map_own(in, hint + (4ull << 20), STASH_SIZE, MAP_NORESERVE, &sp->stash);
 	if (r < 0)
 		return log_debug_errno(r, "pid %d: stash mmap failed: %m", sp->pid);
-	map_runner(p, sp, in, hint + (2ull << 20));
 	/* A program that called mlockall(MCL_FUTURE) gets them locked and filled at once. */
 	sp->locked = 0;
 	space_rss_anon(in->tid, &sp->locked);
@@ -583,10 +586,12 @@ static void arm_undo(struct space *sp, struct inject *in)
 		rsys(in, &res, SYS_munmap, sp->scratch, SCRATCH_SIZE, 0, 0, 0, 0);
 	if (sp->stash)
 		rsys(in, &res, SYS_munmap, sp->stash, STASH_SIZE, 0, 0, 0, 0);
-	if (sp->runner)
-		rsys(in, &res, SYS_munmap, sp->runner, PAGE_SIZE_4K, 0, 0, 0, 0);
 	if (sp->target_fd >= 0)
 		rsys(in, &res, SYS_close, sp->target_fd, 0, 0, 0, 0, 0);
+	if (sp->runner) {
+		inject_use_runner(in, 0); /* not the code the munmap takes away */
+		rsys(in, &res, SYS_munmap, sp->runner, PAGE_SIZE_4K, 0, 0, 0, 0);
+	}
 }
 
 static uint64_t serials;

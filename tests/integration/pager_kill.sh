@@ -19,7 +19,8 @@
 # in the runner page and gives it its own registers and signal mask back.
 #   caught           in-runner again, in a workload that catches SIGURG and SIGWINCH: the
 #                    round's end signal must be one it ignores (SIGCHLD), never one of those
-# The other seven kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
+#   filtered         in-runner again, once the workload runs under a seccomp filter
+# The other nine kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
 # stays; the log must show the takeover and what it settled. Last, the keeper itself is
 # killed: its pager must go on to the end and say that it is on its own.
 
@@ -44,6 +45,9 @@ round() {
 	fi
 	if [[ $name == caught ]]; then
 		memload_under_shim --size 256 --wait --catch --ops sigmask,verify,rewrite,verify,caught
+	elif [[ $name == filtered ]]; then
+		memload_under_shim --size 256 --wait --seccomp-kill process_madvise,userfaultfd \
+			--ops sigmask,verify,rewrite,verify
 	else
 		memload_under_shim --size 256 --wait --ops sigmask,verify,rewrite,verify
 	fi
@@ -78,7 +82,7 @@ round() {
 		fail "$name: the takeover wrote nothing out from memory" ;;
 	in-hold) grep -q -E 'signal mask (is|are) its own again' "$T/shim.log" ||
 		fail "$name: the held thread's signal mask was not given back" ;;
-	in-runner | runner-stop | in-syscall | caught)
+	in-runner | runner-stop | in-syscall | caught | filtered)
 		grep -q 'its registers and signal mask are its own again' "$T/shim.log" ||
 			fail "$name: the held thread was not found parked in the runner" ;;
 	esac
@@ -116,5 +120,6 @@ round in-runner in-runner:3
 round runner-stop runner-stop:3
 round in-syscall in-syscall:20
 round caught in-runner:3
+round filtered in-runner-filtered:2
 keeper_round
-echo "PASS: nine pager deaths taken over, a keeper death outlived, every page verified"
+echo "PASS: ten pager deaths taken over, a keeper death outlived, every page verified"

@@ -74,6 +74,7 @@ static struct {
 	const char *mlock; /* NULL, "half" or "all" */
 	bool own_uffd;
 	char *seccomp_kill;
+	char *seccomp_refuse;
 	char *ops[MAX_OPS];
 	int nops;
 
@@ -2011,6 +2012,8 @@ static void usage(FILE *f)
 		"                     process for any of the system calls named in the comma\n"
 		"                     list (as systemd's SystemCallFilter= does), none of which\n"
 		"                     we make ourselves\n"
+		"  --seccomp-refuse LIST  the same filter (with --seccomp-kill, one filter) makes\n"
+		"                     the calls named fail with EPERM\n"
 		"  --own-uffd         after the fill, register the first half of the memory\n"
 		"                     with a userfaultfd of its own (write-protect mode, never\n"
 		"                     protecting a page), as a program that pages itself would\n"
@@ -2075,6 +2078,7 @@ static void parse_args(int argc, char **argv)
 		O_MLOCK,
 		O_OWN_UFFD,
 		O_SECCOMP_KILL,
+		O_SECCOMP_REFUSE,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -2091,6 +2095,7 @@ static void parse_args(int argc, char **argv)
 		{ "mlock", required_argument, NULL, O_MLOCK },
 		{ "own-uffd", no_argument, NULL, O_OWN_UFFD },
 		{ "seccomp-kill", required_argument, NULL, O_SECCOMP_KILL },
+		{ "seccomp-refuse", required_argument, NULL, O_SECCOMP_REFUSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
@@ -2143,6 +2148,9 @@ static void parse_args(int argc, char **argv)
 		case O_SECCOMP_KILL:
 			M.seccomp_kill = optarg;
 			break;
+		case O_SECCOMP_REFUSE:
+			M.seccomp_refuse = optarg;
+			break;
 		case O_MLOCK:
 			if (strcmp(optarg, "half") && strcmp(optarg, "all"))
 				bad_arg("invalid --mlock '%s' (half or all)", optarg);
@@ -2180,25 +2188,35 @@ static void *run_ops_from(void *arg)
 	wl_finish(0);
 }
 
-/* Load a seccomp filter that allows everything but the system calls in list (comma
- * separated names), for which it kills the process. */
-static void seccomp_kill(char *list)
+/* Add a rule with action to ctx for each system call in list (comma-separated names; opt
+ * names the option, for errors). */
+static void seccomp_rules(scmp_filter_ctx ctx, char *list, uint32_t action, const char *opt)
+{
+	for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		int nr = seccomp_syscall_resolve_name(name), r;
+
+		if (nr == __NR_SCMP_ERROR)
+			bad_arg("%s: unknown system call '%s'", opt, name);
+		r = seccomp_rule_add(ctx, action, nr, 0);
+		if (r < 0)
+			die("seccomp_rule_add %s: %s", name, strerror(-r));
+	}
+}
+
+/* Load a seccomp filter that allows everything but the system calls in kill (it kills the
+ * process for them) and in refuse (they fail with EPERM). */
+static void seccomp_filter(char *kill, char *refuse)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
 	if (!ctx)
 		die("seccomp_init failed");
-	for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
-	     name = strtok_r(NULL, ",", &save)) {
-		int nr = seccomp_syscall_resolve_name(name);
-
-		if (nr == __NR_SCMP_ERROR)
-			bad_arg("--seccomp-kill: unknown system call '%s'", name);
-		r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, nr, 0);
-		if (r < 0)
-			die("seccomp_rule_add %s: %s", name, strerror(-r));
-	}
+	if (kill)
+		seccomp_rules(ctx, kill, SCMP_ACT_KILL_PROCESS, "--seccomp-kill");
+	if (refuse)
+		seccomp_rules(ctx, refuse, SCMP_ACT_ERRNO(EPERM), "--seccomp-refuse");
 	r = seccomp_load(ctx);
 	if (r < 0)
 		die("seccomp_load: %s", strerror(-r));
@@ -2231,8 +2249,8 @@ int main(int argc, char **argv)
 		die("mlock: %m");
 	if (M.own_uffd)
 		own_uffd();
-	if (M.seccomp_kill)
-		seccomp_kill(M.seccomp_kill);
+	if (M.seccomp_kill || M.seccomp_refuse)
+		seccomp_filter(M.seccomp_kill, M.seccomp_refuse);
 	write_ready();
 	wait_or_hold();
 	if (getenv("MEMLOAD_FAULT"))
