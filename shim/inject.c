@@ -27,10 +27,18 @@
 #define PTRACE_SETSIGMASK 0x420b
 #endif
 
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
 #ifndef IORING_ENTER_EXT_ARG_REG
 #define IORING_ENTER_EXT_ARG_REG (1U << 6)
 #endif
-#define ERESTARTNOHAND 514 /* the kernel's: restart unless a handler runs */
+/* The kernel's restart codes, which a stopped thread's rax may show. */
+#define ERESTARTSYS_ 512
+#define ERESTARTNOINTR_ 513
+#define ERESTARTNOHAND 514 /* restart unless a handler runs */
+#define ERESTART_RESTARTBLOCK_ 516
 
 #define MAX_LINGERING 64
 
@@ -367,6 +375,53 @@ static int pick_marker(uint64_t caught, uint64_t blocked)
 	return 0;
 }
 
+/*
+ * A thread stopped inside an rseq critical section must resume at its abort handler: the
+ * kernel would send it there when it next returns to user mode, but it returns first with our
+ * registers (the runner's address, outside the section), and the kernel then only forgets the
+ * section; with its own registers back, the thread would finish a section it was preempted in
+ * as if it had not been. So do what the kernel does (rseq(2), rseq_ip_fixup) to the registers
+ * we keep for it. A section should make no system call, but if the thread was stopped in one,
+ * the kernel's restart logic comes first (a call to be restarted leaves its number in rax),
+ * then the abort, and the call is not made again.
+ */
+static void rseq_abort(struct inject *in)
+{
+	struct {
+		uint64_t ptr;
+		uint32_t size, sig, flags, pad;
+	} conf = { 0 };
+	struct {
+		uint32_t version, flags;
+		uint64_t start_ip, post_commit_offset, abort_ip;
+	} cs;
+	uint64_t cs_ptr, ip = in->saved.rip;
+	uint32_t sig;
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, in->tid, sizeof(conf), &conf) <= 0 || !conf.ptr)
+		return;
+	/* struct rseq: cpu_id_start, cpu_id (4 bytes each), then rseq_cs */
+	if (target_read(in->tid, conf.ptr + 8, &cs_ptr, sizeof(cs_ptr)) < 0 || !cs_ptr ||
+	    target_read(in->tid, cs_ptr, &cs, sizeof(cs)) < 0 || cs.version != 0 ||
+	    ip < cs.start_ip || ip - cs.start_ip >= cs.post_commit_offset ||
+	    target_read(in->tid, cs.abort_ip - sizeof(sig), &sig, sizeof(sig)) < 0 ||
+	    sig != conf.sig)
+		return;
+	log_debug("tid %d: stopped in an rseq critical section at %#lx: it resumes at its abort "
+		  "handler %#lx",
+		  in->tid, (unsigned long)ip, (unsigned long)cs.abort_ip);
+	if ((long)in->saved.orig_rax != -1) {
+		long rax = (long)in->saved.rax;
+
+		if (rax == -ERESTARTSYS_ || rax == -ERESTARTNOINTR_ || rax == -ERESTARTNOHAND)
+			in->saved.rax = in->saved.orig_rax;
+		else if (rax == -ERESTART_RESTARTBLOCK_)
+			in->saved.rax = SYS_restart_syscall;
+		in->saved.orig_rax = (unsigned long)-1;
+	}
+	in->saved.rip = cs.abort_ip;
+}
+
 static struct inject_hold *hold_rec;
 
 void inject_record_holds(struct inject_hold *rec)
@@ -374,7 +429,9 @@ void inject_record_holds(struct inject_hold *rec)
 	hold_rec = rec;
 }
 
-int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
+/* inject_prepare; fix_rseq false where no fault can be served yet (a pager taking over),
+ * since reading the rseq area might fault. */
+static int prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip, bool fix_rseq)
 {
 	uint64_t caught, hold_mask;
 	int mode;
@@ -396,6 +453,8 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 		return -errno;
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &in->saved_mask) < 0)
 		return -errno;
+	if (fix_rseq)
+		rseq_abort(in);
 	/* Block every signal while we own the thread (but the marker, which it ignores): no
 	 * handler can run on our registers. SIGKILL and SIGSTOP cannot be blocked;
 	 * inject_syscall copes with a group stop. */
@@ -419,7 +478,13 @@ int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
 	return 0;
 }
 
-static int seize_one(struct inject *in, pid_t pid, pid_t tid, uint64_t ip, int timeout_ms)
+int inject_prepare(struct inject *in, pid_t pid, pid_t tid, uint64_t syscall_ip)
+{
+	return prepare(in, pid, tid, syscall_ip, true);
+}
+
+static int seize_one(struct inject *in, pid_t pid, pid_t tid, uint64_t ip, int timeout_ms,
+		     bool fix_rseq)
 {
 	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	int st, r;
@@ -454,7 +519,7 @@ static int seize_one(struct inject *in, pid_t pid, pid_t tid, uint64_t ip, int t
 			return r;
 		}
 	}
-	return inject_prepare(in, pid, tid, ip);
+	return prepare(in, pid, tid, ip, fix_rseq);
 }
 
 /* Seize the first usable thread, the main one first; with quiet_only, only threads whose stop
@@ -468,7 +533,7 @@ static int attach_one(struct inject *in, pid_t pid, uint64_t syscall_ip, int tim
 	int r = -ESRCH;
 
 	if (thread_usable(pid, pid) && !(quiet_only && stop_shows(pid, pid))) {
-		r = seize_one(in, pid, pid, syscall_ip, timeout_ms);
+		r = seize_one(in, pid, pid, syscall_ip, timeout_ms, true);
 		if (r == 0 || r == -EPERM)
 			return r;
 		if (in->seized)
@@ -484,7 +549,7 @@ static int attach_one(struct inject *in, pid_t pid, uint64_t syscall_ip, int tim
 		if (tid <= 0 || tid == pid || !thread_usable(pid, tid) ||
 		    (quiet_only && stop_shows(pid, tid)))
 			continue;
-		r = seize_one(in, pid, tid, syscall_ip, timeout_ms);
+		r = seize_one(in, pid, tid, syscall_ip, timeout_ms, true);
 		if (r == 0 || r == -EPERM)
 			break;
 		if (in->seized)
@@ -697,7 +762,7 @@ int inject_syscall(struct inject *in, long nr, long *ret_result, unsigned long a
 		r = runner_wait(in, &regs, "in-syscall");
 		if (r == -EFAULT && regs.rip == one && in->syscall_ip) {
 			/* The runner is gone before our call ran: the vDSO's instruction. */
-			in->runner = 0;
+			inject_use_runner(in, 0);
 			return inject_syscall(in, nr, ret_result, a1, a2, a3, a4, a5, a6);
 		}
 		if (r < 0)
@@ -769,7 +834,8 @@ int inject_resume(const struct inject_hold *rec)
 {
 	struct inject in;
 	bool parked;
-	int r = seize_one(&in, rec->pid, rec->tid, 0, 1000);
+	/* Its registers were fixed for rseq when it was first held (rec->regs). */
+	int r = seize_one(&in, rec->pid, rec->tid, 0, 1000, false);
 
 	if (r < 0) {
 		if (in.seized)

@@ -19,7 +19,8 @@
 # in the runner page and gives it its own registers and signal mask back.
 #   caught           in-runner again, in a workload that catches SIGURG and SIGWINCH: the
 #                    round's end signal must be one it ignores (SIGCHLD), never one of those
-#   filtered         in-runner again, once the workload runs under a seccomp filter
+#   filtered         in-runner again, once the workload runs under a seccomp filter (while
+#                    it rewrites its pages)
 # The other nine kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
 # stays; the log must show the takeover and what it settled. Last, the keeper itself is
 # killed: its pager must go on to the end and say that it is on its own.
@@ -51,8 +52,10 @@ round() {
 	else
 		memload_under_shim --size 256 --wait --ops sigmask,verify,rewrite,verify
 	fi
-	if [[ $name == fault-read ]]; then
-		kill -USR1 "$READY_PID" # the faults come from its reading
+	if [[ $name == fault-read || $name == filtered ]]; then
+		# the faults come from its reading; the filter's rounds from its rewriting (the
+		# filter comes after the fill, when the pager may have caught up already)
+		kill -USR1 "$READY_PID"
 	elif [[ -z $crash ]]; then
 		wait_at_target "$READY_PID"
 		pager=$(shim_pager)
@@ -69,7 +72,7 @@ round() {
 		fail "$name: status shim_pid $(status_get "$STATUS" shim_pid), not $SHIM_PID"
 	poll_until "$TIMEOUT" status_is "$STATUS" takeovers_total 1 ||
 		fail "$name: status takeovers_total $(status_get "$STATUS" takeovers_total), not 1"
-	if [[ $name != fault-read ]]; then
+	if [[ $name != fault-read && $name != filtered ]]; then
 		wait_at_target "$READY_PID"
 		kill -USR1 "$READY_PID"
 	fi

@@ -31,6 +31,7 @@
 #include <sys/uio.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
@@ -441,6 +442,117 @@ static int op_caught(void)
 		return 1;
 	}
 	printf(PROG ": caught: no signal we catch came from ourselves\n");
+	return 0;
+}
+
+/* glibc (2.35 and later) registers each thread's rseq area: at this offset from the thread
+ * pointer, registered if the size is not 0. */
+extern const ptrdiff_t __rseq_offset;
+extern const unsigned int __rseq_size;
+
+/* One rseq critical section (rseq(2)) that spins for spins rounds between two reads of this
+ * thread's context switches (getrusage): 0 if it ran to its end without one, 1 if the kernel
+ * sent it to its abort handler, 2 if it ran to its end although the thread was switched out
+ * inside it, which rseq forbids (a switch inside a section always aborts it). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static int rseq_section(void *rs, unsigned spins)
+{
+	struct rusage before, after;
+	int ret;
+
+	/* clang-format off */
+	__asm__ volatile(
+		".pushsection .data.rel.ro.memload_rseq, \"aw\"\n"
+		".balign 32\n"
+		"3:	.long 0, 0\n"
+		"	.quad 1f, (2f - 1f), 4f\n"
+		".popsection\n"
+		"	leaq 3b(%%rip), %%rax\n"
+		"	movq %%rax, 8(%[rs])\n"
+		"1:	movl $" STR(SYS_getrusage) ", %%eax\n"
+		"	movl $1, %%edi\n" /* RUSAGE_THREAD */
+		"	movq %[before], %%rsi\n"
+		"	syscall\n"
+		"	movq 128(%[before]), %%r8\n" /* ru_nvcsw */
+		"	addq 136(%[before]), %%r8\n" /* ru_nivcsw */
+		"	movl %[spins], %%ecx\n"
+		"5:	pause\n"
+		"	decl %%ecx\n"
+		"	jnz 5b\n"
+		"	movl $" STR(SYS_getrusage) ", %%eax\n"
+		"	movl $1, %%edi\n"
+		"	movq %[after], %%rsi\n"
+		"	syscall\n"
+		"	movq 128(%[after]), %%r9\n"
+		"	addq 136(%[after]), %%r9\n"
+		"	cmpq %%r8, %%r9\n"
+		"	jne 6f\n"
+		"	movl $0, %[ret]\n"
+		"2:	jmp 7f\n"
+		"6:	movl $2, %[ret]\n"
+		"	jmp 7f\n"
+		"	.long 0x53053053\n" /* glibc's signature on x86-64 */
+		"4:	movl $1, %[ret]\n"
+		"7:\n"
+		: [ret] "=&r"(ret)
+		: [rs] "r"(rs), [spins] "r"(spins), [before] "r"(&before), [after] "r"(&after)
+		: "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r11", "memory", "cc");
+	/* clang-format on */
+	return ret;
+}
+
+static atomic_int rseq_done;
+
+/* Rewrite pages at pseudo-random places until rseq_done: the pager keeps evicting. */
+static void *rseq_rewriter(void *arg)
+{
+	size_t total = total_pages(), next = 1;
+
+	(void)arg;
+	while (!atomic_load(&rseq_done)) {
+		size_t i;
+		const struct region *r;
+
+		next = (next * 6364136223846793005ull + 1442695040888963407ull) >> 1;
+		r = flat_page(next % total, &i);
+		rewrite_pages(r, i, 1);
+	}
+	return NULL;
+}
+
+/* rseq: for 4 s the main thread (the one a pager stops first) runs rseq critical sections,
+ * while a second thread rewrites pages so that the pager keeps evicting. None may run to its
+ * end after a preemption; exit 77 if the main thread has no rseq area. */
+static int op_rseq(void)
+{
+	unsigned long counts[3] = { 0 };
+	char *rs = (char *)__builtin_thread_pointer() + __rseq_offset;
+	double end = wl_now() + 4;
+	pthread_t t;
+
+	if (!__rseq_size) {
+		printf(PROG ": rseq: this thread has no rseq area (glibc did not register one)\n");
+		exit(77);
+	}
+	atomic_store(&rseq_done, 0);
+	errno = pthread_create(&t, NULL, rseq_rewriter, NULL);
+	if (errno)
+		die("pthread_create: %m");
+	while (wl_now() < end)
+		counts[rseq_section(rs, 2000)]++;
+	atomic_store(&rseq_done, 1);
+	pthread_join(t, NULL);
+	printf(PROG ": rseq: %lu sections ran to their end, %lu aborted, %lu ran on after a "
+		    "preemption\n",
+	       counts[0], counts[1], counts[2]);
+	if (counts[2]) {
+		fprintf(stderr,
+			PROG ": MISMATCH %lu rseq critical sections ran on after a preemption "
+			     "instead of aborting\n",
+			counts[2]);
+		return 1;
+	}
 	return 0;
 }
 
@@ -1901,6 +2013,8 @@ static int run_op(int k)
 		return op_sigmask();
 	if (!strcmp(op, "caught"))
 		return op_caught();
+	if (!strcmp(op, "rseq"))
+		return op_rseq();
 	if (!strcmp(op, "rewrite"))
 		return op_rewrite();
 	if (!strcmp(op, "rewrite-odd"))
@@ -1998,6 +2112,9 @@ static void usage(FILE *f)
 		"                     sigmask (only the SIGUSR1 we block is blocked)\n"
 		"                     caught (no SIGURG or SIGWINCH --catch caught came from\n"
 		"                     ourselves)\n"
+		"                     rseq (4 s of rseq critical sections in the main thread\n"
+		"                     while a second one rewrites pages: none may run on after a\n"
+		"                     preemption; exit 77 without an rseq area)\n"
 		"                     exec threads:N exec-race:N (N fork children that each\n"
 		"                     exec /bin/true after up to 2 ms)\n"
 		"                     fork-chain:N (N generations of fork children, each\n"
@@ -2039,7 +2156,7 @@ static void parse_ops(char *list)
 			"free",	      "populate",  "waits",	"signals",	    "stopcont",
 			"vfork-wait", "main-exit", "hugepage",	"mremap-dontunmap", "exec-thread",
 			"close-fds",  "clone-vm",  "mseal",	"bounded-wait",	    "sigmask",
-			"caught"
+			"caught",     "rseq"
 		};
 		bool ok = false;
 		uint64_t n;
