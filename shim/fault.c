@@ -473,6 +473,10 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 	case UFFD_EVENT_REMOVE:
 		if (in_stash(sp, m->arg.remove.start, m->arg.remove.end))
 			break;
+		/* tests: the pager dies before applying the program's own */
+		if (m->arg.remove.start < sp->scratch ||
+		    m->arg.remove.end > sp->scratch + SCRATCH_SIZE)
+			keeper_crash_point("event-read");
 		space_drop_range(p, sp, m->arg.remove.start, m->arg.remove.end);
 		quarantine(sp, m->arg.remove.start, m->arg.remove.end);
 		break;
@@ -499,45 +503,122 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 /* Read and handle sp's messages until its uffd is empty. Events and faults that need no
  * I/O are handled in order; faults on stored pages are served after the whole read batch,
  * because their store read drops the lock, and every event already read must be applied
- * before the evictor may look at the page map again (a MOVE relies on it). Lock held. */
+ * before the evictor may look at the page map again (a MOVE relies on it). The messages are
+ * read into the pager's evbuf, and each event's is zeroed once applied, so that a pager that
+ * dies in between leaves it to the next one. Lock held. */
 static void drain(struct pager *p, struct space *sp)
 {
-	/* Few at a time: an event (a REMOVE that holds an injected madvise, and so a workload
-	 * thread) waits behind at most this many store reads. */
-	struct uffd_msg msgs[16];
+	struct uffd_msg *msgs = p->evbuf, stored[EV_BATCH];
 
 	while (!sp->moving) {
-		ssize_t n = read(sp->uffd, msgs, sizeof(msgs));
-		uint64_t t0 = now_ns();
+		ssize_t n;
+		uint64_t t0;
 		size_t nio = 0;
 
+		p->ev_serial = sp->serial;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		n = read(sp->uffd, msgs, sizeof(p->evbuf));
+		t0 = now_ns();
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_debug("pid %d: uffd read: %m", sp->pid);
 			return;
 		}
 		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
-			const struct uffd_msg *m = &msgs[i];
+			struct uffd_msg m = msgs[i];
 			struct slot *s;
 
-			if (m->event != UFFD_EVENT_PAGEFAULT) {
-				handle_event(p, sp, m);
+			if (m.event != UFFD_EVENT_PAGEFAULT) {
+				__atomic_store_n(&p->ev_applying, (unsigned)i + 1,
+						 __ATOMIC_SEQ_CST);
+				handle_event(p, sp, &m);
+				__atomic_store_n(&msgs[i].event, 0, __ATOMIC_SEQ_CST);
+				__atomic_store_n(&p->ev_applying, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
-			s = pmap_get(&sp->map, m->arg.pagefault.address & PAGE_MASK_4K);
+			msgs[i].event =
+				0; /* a fault a new pager need not know: it wakes them all */
+			s = pmap_get(&sp->map, m.arg.pagefault.address & PAGE_MASK_4K);
 			if (s && s->state == SLOT_STORED) {
 				keeper_crash_point("fault-read");
-				msgs[nio++] = *m; /* i >= nio: only read ones are overwritten */
+				stored[nio++] = m;
 			} else
-				serve(p, sp, m->arg.pagefault.address, m->arg.pagefault.flags, t0);
+				serve(p, sp, m.arg.pagefault.address, m.arg.pagefault.flags, t0);
 		}
 		for (size_t i = 0; i < nio; i++)
-			if (serve(p, sp, msgs[i].arg.pagefault.address, msgs[i].arg.pagefault.flags,
-				  t0) == -ENODEV)
+			if (serve(p, sp, stored[i].arg.pagefault.address,
+				  stored[i].arg.pagefault.flags, t0) == -ENODEV)
 				return;
-		if ((size_t)n < sizeof(msgs))
+		if ((size_t)n < sizeof(p->evbuf))
 			return;
 	}
+}
+
+void fault_replay_events(struct pager *p)
+{
+	struct space *sp = NULL;
+	unsigned applying = p->ev_applying;
+
+	for (struct space *s = p->spaces; s; s = s->next)
+		if (s->serial == p->ev_serial)
+			sp = s;
+	for (unsigned i = 0; i < EV_BATCH; i++) {
+		struct uffd_msg m = p->evbuf[i];
+		bool begun = applying == i + 1;
+
+		p->evbuf[i].event = 0;
+		if (!m.event || m.event == UFFD_EVENT_PAGEFAULT)
+			continue;
+		if (!sp) {
+			log_info("an event the pager that died had read (%u) belongs to a process "
+				 "that is gone",
+				 m.event);
+			continue;
+		}
+		switch (m.event) {
+		case UFFD_EVENT_REMOVE:
+		case UFFD_EVENT_UNMAP:
+			/* Dropping a range's entries twice is the same as once. */
+			handle_event(p, sp, &m);
+			log_info("pid %d: applied the %s of %#lx-%#lx the pager that died had read",
+				 sp->pid, m.event == UFFD_EVENT_REMOVE ? "MADV_DONTNEED" : "unmap",
+				 (unsigned long)m.arg.remove.start,
+				 (unsigned long)m.arg.remove.end);
+			break;
+		case UFFD_EVENT_REMAP:
+			if (!begun) {
+				handle_event(p, sp, &m);
+				log_info(
+					"pid %d: applied the mremap %#lx -> %#lx the pager that died "
+					"had read",
+					sp->pid, (unsigned long)m.arg.remap.from,
+					(unsigned long)m.arg.remap.to);
+			} else {
+				log_error(
+					"pid %d: the pager died in the middle of an mremap %#lx -> "
+					"%#lx: evicted pages of it may read as zeros",
+					sp->pid, (unsigned long)m.arg.remap.from,
+					(unsigned long)m.arg.remap.to);
+			}
+			break;
+		case UFFD_EVENT_FORK:
+			/* Its uffd was an fd of the dead pager's, closed with it. */
+			if (begun)
+				log_warn(
+					"pid %d: the pager died while it took on a fork child: if "
+					"the child is not paged now, its evicted pages read as zeros",
+					sp->pid);
+			else
+				log_error(
+					"pid %d: a fork the pager that died had read is lost: the "
+					"child's evicted pages read as zeros",
+					sp->pid);
+			break;
+		default:
+			break;
+		}
+	}
+	p->ev_applying = 0;
 }
 
 static void retry_deferred(struct pager *p)

@@ -7,6 +7,9 @@
  * events (fork, remap, remove, unmap) to the page maps. */
 int fault_thread_start(struct pager *p);
 void fault_thread_stop(struct pager *p);
+/* A pager taking over: apply the events the dead one had read and not applied (its evbuf),
+ * where that is safe; say which were lost. Spaces adopted, no fault thread yet. */
+void fault_replay_events(struct pager *p);
 void pager_wake_faults(struct pager *p);
 
 #define FILL_WRITE 1u /* the page is being written: map it writable, drop its store copy */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/userfaultfd.h>
 
 #include "inject.h"
 #include "store.h"
@@ -30,6 +31,9 @@
  * page). Two of them, so that the next batch is moved and read out while the previous one is
  * being written. */
 #define NSTAGES 2
+/* Messages the fault thread reads from a uffd at once: an event (a REMOVE that holds an
+ * injected madvise, and so a workload thread) waits behind at most this many store reads. */
+#define EV_BATCH 16
 
 /* A REMOVE event precedes the kernel's zap: pages in its range are not evicted for this long,
  * so a MOVE can never take a page the application is about to discard (DESIGN: events). */
@@ -202,6 +206,13 @@ struct pager {
 	uint8_t *stages[NSTAGES]; /* STASH_SIZE each, allocated when first needed */
 	volatile pid_t root_pid; /* run mode: the command, once started (the keeper reads it) */
 	struct inject_hold hold; /* the thread held now (inject.c), for a pager that takes over */
+	/* The fault thread reads each uffd's messages into evbuf, memory that outlives the
+	 * pager: an event read and not yet applied when it dies is applied by the next one
+	 * (fault_replay_events). Each message's event is zeroed once applied; ev_serial names
+	 * the space read, ev_applying is 1 + the index of the message being applied. */
+	struct uffd_msg evbuf[EV_BATCH];
+	uint64_t ev_serial;
+	unsigned ev_applying;
 	char store_dir[4096];
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "fault.h"
 #include "inject.h"
 #include "keeper.h"
 #include "space.h"
@@ -252,6 +253,7 @@ int pager_takeover(struct pager *p)
 	}
 	keeper_drop_unclaimed();
 	space_serials_from(max_serial + 1);
+	fault_replay_events(p);
 	t.buf = arena_calloc(PAGE_SIZE_4K);
 	if (!t.buf)
 		return -ENOMEM;
