@@ -536,8 +536,8 @@ static void drain(struct pager *p, struct space *sp)
 				__atomic_store_n(&p->ev_applying, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
-			msgs[i].event =
-				0; /* a fault a new pager need not know: it wakes them all */
+			/* A fault a new pager need not know of: it wakes every waiter. */
+			msgs[i].event = 0;
 			s = pmap_get(&sp->map, m.arg.pagefault.address & PAGE_MASK_4K);
 			if (s && s->state == SLOT_STORED) {
 				keeper_crash_point("fault-read");
