@@ -576,7 +576,8 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 	*ret_done = 0;
 	*ret_moved = 0;
 	*ret_err = 0;
-	if (!sp->runner || !inject_runner_intact(space_tid(sp), sp->runner)) {
+	/* space_attach checked the runner (in->runner is 0 if it was replaced) */
+	if (!in->runner) {
 		if (sp->runner)
 			log_warn("pid %d: the runner at %#lx was replaced: one injection per MOVE "
 				 "from now on",
@@ -607,7 +608,7 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 	r = target_write(space_tid(sp), sp->scratch, tab, n * RUNNER_ENTRY);
 	if (r < 0)
 		return r;
-	r = inject_run(in, sp->runner, sp->scratch, n, &done, &res);
+	r = inject_run(in, sp->scratch, n, &done, &res);
 	*ret_done = done;
 	if (done == n)
 		return r;
@@ -619,6 +620,7 @@ static int move_segs(struct space *sp, struct inject *in, const struct batch *b,
 		log_warn("pid %d: the runner at %#lx faulted: one injection per MOVE from now on",
 			 sp->pid, (unsigned long)sp->runner);
 		sp->runner = 0;
+		inject_use_runner(in, 0);
 		return 0;
 	}
 	return move_failed(sp, sp->scratch + done * RUNNER_ENTRY + RUNNER_ARG, segs[done].n, res,

@@ -708,17 +708,15 @@ static int runner_wait(struct inject *in, struct user_regs_struct *regs, const c
 	}
 }
 
-int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, uint64_t *ret_done,
-	       long *ret_result)
+int inject_run(struct inject *in, uint64_t table, uint64_t n, uint64_t *ret_done, long *ret_result)
 {
 	struct user_regs_struct regs = in->saved;
 	int r;
 
 	*ret_done = 0;
-	if (!in->prepared)
+	if (!in->prepared || !in->runner)
 		return -EINVAL;
-	inject_use_runner(in, runner);
-	regs.rip = runner;
+	regs.rip = in->runner;
 	regs.orig_rax = (unsigned long)-1; /* no syscall-restart logic on our registers */
 	regs.rbx = table;
 	regs.r12 = n;

@@ -63,12 +63,12 @@ bool inject_runner_intact(pid_t pid, uint64_t addr);
 /* Run in's single calls through the runner at runner (checked intact) from now on: a round
  * ends in a stop that the thread outlives if the pager dies (see inject.c). */
 void inject_use_runner(struct inject *in, uint64_t runner);
-/* Run the n entries of the table at target address table through the runner at runner.
- * 0 with *ret_done the calls that returned 0 and, if *ret_done < n, *ret_result the result
- * of the next one. -errno if the injection failed; then *ret_done calls returned 0 and the
- * next one may or may not have run (-EFAULT: the runner faulted, it is no longer ours). */
-int inject_run(struct inject *in, uint64_t runner, uint64_t table, uint64_t n, uint64_t *ret_done,
-	       long *ret_result);
+/* Run the n entries of the table at target address table through in's runner
+ * (inject_use_runner; -EINVAL without one). 0 with *ret_done the calls that returned 0 and,
+ * if *ret_done < n, *ret_result the result of the next one. -errno if the injection failed;
+ * then *ret_done calls returned 0 and the next one may or may not have run (-EFAULT: the
+ * runner faulted, it is no longer ours). */
+int inject_run(struct inject *in, uint64_t table, uint64_t n, uint64_t *ret_done, long *ret_result);
 
 /* Restore registers and mask exactly, then detach. Safe to call in any state. A wait with no
  * timeout that the stop interrupted goes on instead of returning EINTR, and a SIGSTOP that
