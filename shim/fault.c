@@ -706,7 +706,7 @@ static void *fault_main(void *arg)
 			}
 		}
 		pthread_mutex_lock(&p->lock);
-		fill_reap(p);
+		fill_reap(p, pfd[1].revents & POLLIN);
 		for (unsigned i = 2; i < n; i++)
 			if ((pfd[i].revents & POLLIN) && space_listed(p, sps[i]) && !sps[i]->dead &&
 			    !sps[i]->moving)

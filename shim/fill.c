@@ -533,15 +533,16 @@ int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags,
 	return r;
 }
 
-void fill_reap(struct pager *p)
+void fill_reap(struct pager *p, bool signalled)
 {
 	struct io_uring_cqe *cqe;
 	uint64_t v;
 
 	if (!have_ring)
 		return;
-	if (read(ring_efd, &v, sizeof(v)) < 0) {
-		/* Nothing signalled: the completion queue may still hold some. */
+	/* Only a signalled eventfd needs its count read: a wake for a fault saves the call. */
+	if (signalled && read(ring_efd, &v, sizeof(v)) < 0) {
+		/* Read by now: the completion queue may still hold some. */
 	}
 	while (io_uring_peek_cqe(&ring, &cqe) == 0) {
 		struct req *q = io_uring_cqe_get_data(cqe);

@@ -24,7 +24,8 @@ int fill_poll_fd(void);
  * only without io_uring). 0 the read is under way (or done), 1 deferred, -ENODEV sp was
  * destroyed while the lock was dropped, or -errno. */
 int fill_fault(struct pager *p, struct space *sp, uint64_t page, uint64_t flags, uint64_t t0);
-/* Finish the reads that completed. Lock held. */
-void fill_reap(struct pager *p);
+/* Finish the reads that completed; signalled: poll found the ring's eventfd readable. Lock
+ * held. */
+void fill_reap(struct pager *p, bool signalled);
 /* Requests queued since the last call go to the kernel. */
 void fill_submit(void);
