@@ -405,50 +405,56 @@ static bool in_stash(struct space *sp, uint64_t start, uint64_t end)
 struct remap_ctx {
 	struct pager *p;
 	struct space *sp;
-	struct slot **slots;
-	uint64_t *addrs;
-	size_t n;
+	uint64_t from, to;
+	unsigned long n;
 };
 
-static void collect(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
+/* Move one entry to its new address: set there first, cleared here after, so that a pager
+ * that dies in between leaves it at both addresses, never at neither. The next pager counted
+ * it twice and finishes the move (fault_replay_events): it finds the entry already there and
+ * drops the second reference. */
+static void move_one(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
 {
 	struct remap_ctx *c = arg;
+	uint64_t dst = addr - c->from + c->to;
+	struct slot *s = *pp, *there = pmap_get(m, dst);
 
-	c->slots[c->n] = *pp;
-	c->addrs[c->n++] = addr;
+	if (there == s) {
+		/* Left at both by a pager that died here: the takeover counted it twice. */
+		*pp = NULL;
+		slot_unref(c->p, s);
+		return;
+	}
+	if (pmap_set(m, dst, s) < 0) {
+		log_error("pid %d: out of memory moving page state", c->sp->pid);
+		*pp = NULL;
+		slot_unref(c->p, s);
+		return;
+	}
+	if (there)
+		slot_unref(c->p, there);
+	/* tests: the pager dies with one entry at both addresses */
+	if (++c->n == 64)
+		keeper_crash_point("remap-mid");
 	*pp = NULL;
 }
 
-/* Move the entries of [from,from+len) of one map to to. */
-static void remap_map(struct pager *p, struct space *sp, struct pmap *m, uint64_t from, uint64_t to,
-		      uint64_t len)
+/* Apply an mremap. finish: the pager that died had begun moving its entries. */
+static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to, uint64_t len,
+		  bool finish)
 {
-	struct remap_ctx c = { p, sp, NULL, NULL, 0 };
-	size_t max = m->npages;
+	struct remap_ctx c = { p, sp, from, to, 0 };
 
-	c.slots = malloc((max + 1) * sizeof(*c.slots));
-	c.addrs = malloc((max + 1) * sizeof(*c.addrs));
-	if (c.slots && c.addrs) {
-		pmap_for_range(m, from, from + len, collect, &c);
-		for (size_t i = 0; i < c.n; i++)
-			if (pmap_set(m, c.addrs[i] - from + to, c.slots[i]) < 0) {
-				log_error("pid %d: out of memory moving page state", sp->pid);
-				slot_unref(p, c.slots[i]);
-			}
-	} else {
-		log_error("pid %d: out of memory on mremap", sp->pid);
-	}
-	free(c.slots);
-	free(c.addrs);
-}
-
-static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to, uint64_t len)
-{
-	space_drop_range(p, sp, to, to + len);
+	/* The destination holds nothing of ours (its unmap came first); a pager that had begun
+	 * moving left moved entries there, which stay. */
+	if (!finish)
+		space_drop_range(p, sp, to, to + len);
+	__atomic_store_n(&p->ev_moving, true, __ATOMIC_SEQ_CST);
 	/* mremap moves the ptes with their write-protect bits: clean records follow too. */
-	remap_map(p, sp, &sp->map, from, to, len);
-	remap_map(p, sp, &sp->clean, from, to, len);
+	pmap_for_range(&sp->map, from, from + len, move_one, &c);
+	pmap_for_range(&sp->clean, from, from + len, move_one, &c);
 	space_move_regs(sp, from, to, len);
+	__atomic_store_n(&p->ev_moving, false, __ATOMIC_SEQ_CST);
 	log_debug("pid %d: remap %#lx -> %#lx (%lu bytes)", sp->pid, (unsigned long)from,
 		  (unsigned long)to, (unsigned long)len);
 }
@@ -468,7 +474,7 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 	}
 	case UFFD_EVENT_REMAP:
 		sp->vma_seq++;
-		remap(p, sp, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
+		remap(p, sp, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len, false);
 		break;
 	case UFFD_EVENT_REMOVE:
 		if (in_stash(sp, m->arg.remove.start, m->arg.remove.end))
@@ -506,6 +512,26 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
  * before the evictor may look at the page map again (a MOVE relies on it). The messages are
  * read into the pager's evbuf, and each event's is zeroed once applied, so that a pager that
  * dies in between leaves it to the next one. Lock held. */
+/* Apply message i of evbuf, marked in progress meanwhile and done after, for a pager that
+ * takes over (fault_replay_events). finish: an mremap whose entries a pager that died had
+ * begun to move. */
+static void apply_event(struct pager *p, struct space *sp, unsigned i, bool finish)
+{
+	struct uffd_msg m = p->evbuf[i];
+
+	if (!finish)
+		__atomic_store_n(&p->ev_moving, false, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->ev_applying, i + 1, __ATOMIC_SEQ_CST);
+	if (finish) {
+		sp->vma_seq++;
+		remap(p, sp, m.arg.remap.from, m.arg.remap.to, m.arg.remap.len, true);
+	} else {
+		handle_event(p, sp, &m);
+	}
+	__atomic_store_n(&p->evbuf[i].event, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->ev_applying, 0, __ATOMIC_SEQ_CST);
+}
+
 static void drain(struct pager *p, struct space *sp)
 {
 	struct uffd_msg *msgs = p->evbuf, stored[EV_BATCH];
@@ -529,11 +555,7 @@ static void drain(struct pager *p, struct space *sp)
 			struct slot *s;
 
 			if (m.event != UFFD_EVENT_PAGEFAULT) {
-				__atomic_store_n(&p->ev_applying, (unsigned)i + 1,
-						 __ATOMIC_SEQ_CST);
-				handle_event(p, sp, &m);
-				__atomic_store_n(&msgs[i].event, 0, __ATOMIC_SEQ_CST);
-				__atomic_store_n(&p->ev_applying, 0, __ATOMIC_SEQ_CST);
+				apply_event(p, sp, (unsigned)i, false);
 				continue;
 			}
 			/* A fault a new pager need not know of: it wakes every waiter. */
@@ -558,6 +580,7 @@ void fault_replay_events(struct pager *p)
 {
 	struct space *sp = NULL;
 	unsigned applying = p->ev_applying;
+	bool moving = p->ev_moving;
 
 	for (struct space *s = p->spaces; s; s = s->next)
 		if (s->serial == p->ev_serial)
@@ -566,10 +589,13 @@ void fault_replay_events(struct pager *p)
 		struct uffd_msg m = p->evbuf[i];
 		bool begun = applying == i + 1;
 
-		p->evbuf[i].event = 0;
-		if (!m.event || m.event == UFFD_EVENT_PAGEFAULT)
+		if (!m.event)
 			continue;
-		if (!sp) {
+		if (!sp || m.event == UFFD_EVENT_PAGEFAULT) {
+			/* Faults: every waiter is woken after the takeover. */
+			p->evbuf[i].event = 0;
+			if (m.event == UFFD_EVENT_PAGEFAULT)
+				continue;
 			log_info("an event the pager that died had read (%u) belongs to a process "
 				 "that is gone",
 				 m.event);
@@ -579,30 +605,23 @@ void fault_replay_events(struct pager *p)
 		case UFFD_EVENT_REMOVE:
 		case UFFD_EVENT_UNMAP:
 			/* Dropping a range's entries twice is the same as once. */
-			handle_event(p, sp, &m);
+			apply_event(p, sp, i, false);
 			log_info("pid %d: applied the %s of %#lx-%#lx the pager that died had read",
 				 sp->pid, m.event == UFFD_EVENT_REMOVE ? "MADV_DONTNEED" : "unmap",
 				 (unsigned long)m.arg.remove.start,
 				 (unsigned long)m.arg.remove.end);
 			break;
 		case UFFD_EVENT_REMAP:
-			if (!begun) {
-				handle_event(p, sp, &m);
-				log_info(
-					"pid %d: applied the mremap %#lx -> %#lx the pager that died "
-					"had read",
-					sp->pid, (unsigned long)m.arg.remap.from,
-					(unsigned long)m.arg.remap.to);
-			} else {
-				log_error(
-					"pid %d: the pager died in the middle of an mremap %#lx -> "
-					"%#lx: evicted pages of it may read as zeros",
-					sp->pid, (unsigned long)m.arg.remap.from,
-					(unsigned long)m.arg.remap.to);
-			}
+			/* Begun and not yet moving: it died clearing the destination, which it does
+			 * again. Moving: each entry is at its old address, its new one, or both. */
+			apply_event(p, sp, i, begun && moving);
+			log_info("pid %d: %s the mremap %#lx -> %#lx the pager that died had read",
+				 sp->pid, begun && moving ? "finished" : "applied",
+				 (unsigned long)m.arg.remap.from, (unsigned long)m.arg.remap.to);
 			break;
 		case UFFD_EVENT_FORK:
 			/* Its uffd was an fd of the dead pager's, closed with it. */
+			p->evbuf[i].event = 0;
 			if (begun)
 				log_warn(
 					"pid %d: the pager died while it took on a fork child: if "
@@ -615,6 +634,7 @@ void fault_replay_events(struct pager *p)
 					sp->pid);
 			break;
 		default:
+			p->evbuf[i].event = 0;
 			break;
 		}
 	}

@@ -209,10 +209,13 @@ struct pager {
 	/* The fault thread reads each uffd's messages into evbuf, memory that outlives the
 	 * pager: an event read and not yet applied when it dies is applied by the next one
 	 * (fault_replay_events). Each message's event is zeroed once applied; ev_serial names
-	 * the space read, ev_applying is 1 + the index of the message being applied. */
+	 * the space read, ev_applying is 1 + the index of the message being applied, and
+	 * ev_moving says that the mremap being applied has cleared its destination and moves
+	 * its entries (fault.c: remap). */
 	struct uffd_msg evbuf[EV_BATCH];
 	uint64_t ev_serial;
 	unsigned ev_applying;
+	bool ev_moving;
 	char store_dir[4096];
 };
 

@@ -104,7 +104,8 @@ int pmap_set(struct pmap *m, uint64_t addr, struct slot *s)
 	return 0;
 }
 
-/* Visit every entry in [start, end). fn may clear the entry through pp (not pmap_set). */
+/* Visit every entry in [start, end). fn may clear the entry through pp (not pmap_set), and set
+ * entries outside [start, end) with pmap_set (a chunk of the range it adds to is not freed). */
 void pmap_for_range(struct pmap *m, uint64_t start, uint64_t end, pmap_fn fn, void *arg)
 {
 	uint64_t first = start & ~(CHUNK_SIZE - 1);

@@ -110,12 +110,67 @@ static void test_set_get_clear(void **state)
 	pmap_free(&m);
 }
 
+struct move {
+	uint64_t shift;
+	size_t n;
+};
+
+/* What an mremap does to the map: each entry set at its new address during the walk. */
+static void move_fn(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
+{
+	struct move *mv = arg;
+
+	assert_int_equal(pmap_set(m, addr + mv->shift, *pp), 0);
+	*pp = NULL;
+	mv->n++;
+}
+
+static void check_moved(struct pmap *m, uint64_t base, uint64_t step, size_t n, uint64_t shift,
+			struct slot **s)
+{
+	struct move mv = { shift, 0 };
+
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(pmap_set(m, base + i * step, s[i]), 0);
+	pmap_for_range(m, base, base + n * step, move_fn, &mv);
+	assert_int_equal(mv.n, n);
+	assert_int_equal(m->npages, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_null(pmap_get(m, base + i * step));
+		assert_ptr_equal(pmap_get(m, base + i * step + shift), s[i]);
+	}
+}
+
+static void test_set_during_walk(void **state)
+{
+	struct pmap m;
+	struct slot *s[200];
+	struct count c = { 0 };
+
+	for (size_t i = 0; i < 200; i++)
+		s[i] = slot_new(SLOT_FILL);
+	pmap_init(&m);
+	/* 300 pages moved 320 pages up: source and destination share 2 MiB chunks. */
+	check_moved(&m, 0x400000, PAGE_SIZE_4K, 200, 320 * PAGE_SIZE_4K, s);
+	pmap_for_range(&m, 0, UINT64_MAX, count_fn, &c);
+	assert_int_equal(c.n, 200);
+	pmap_free(&m);
+	/* 200 chunks moved 1 GiB up: the table grows while the walk goes on. */
+	pmap_init(&m);
+	check_moved(&m, 0x40000000, 3 * CHUNK_SIZE, 200, 1ull << 30, s);
+	assert_int_equal(m.nchunks, 200);
+	pmap_for_range(&m, 0, UINT64_MAX, clear_fn, NULL);
+	assert_int_equal(m.nchunks, 0);
+	pmap_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_set_get_clear),
 		cmocka_unit_test(test_partial_ranges),
 		cmocka_unit_test(test_whole_range_walk_ends),
+		cmocka_unit_test(test_set_during_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
