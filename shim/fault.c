@@ -454,7 +454,9 @@ static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to,
 	pmap_for_range(&sp->map, from, from + len, move_one, &c);
 	pmap_for_range(&sp->clean, from, from + len, move_one, &c);
 	space_move_regs(sp, from, to, len);
-	__atomic_store_n(&p->ev_moving, false, __ATOMIC_SEQ_CST);
+	/* ev_moving stays set: a pager that dies before the event is marked done must not
+	 * clear the destination again (apply_event clears it for the next event). */
+	keeper_crash_point("remap-done");
 	log_debug("pid %d: remap %#lx -> %#lx (%lu bytes)", sp->pid, (unsigned long)from,
 		  (unsigned long)to, (unsigned long)len);
 }
@@ -506,12 +508,6 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 	}
 }
 
-/* Read and handle sp's messages until its uffd is empty. Events and faults that need no
- * I/O are handled in order; faults on stored pages are served after the whole read batch,
- * because their store read drops the lock, and every event already read must be applied
- * before the evictor may look at the page map again (a MOVE relies on it). The messages are
- * read into the pager's evbuf, and each event's is zeroed once applied, so that a pager that
- * dies in between leaves it to the next one. Lock held. */
 /* Apply message i of evbuf, marked in progress meanwhile and done after, for a pager that
  * takes over (fault_replay_events). finish: an mremap whose entries a pager that died had
  * begun to move. */
@@ -532,6 +528,12 @@ static void apply_event(struct pager *p, struct space *sp, unsigned i, bool fini
 	__atomic_store_n(&p->ev_applying, 0, __ATOMIC_SEQ_CST);
 }
 
+/* Read and handle sp's messages until its uffd is empty. Events and faults that need no
+ * I/O are handled in order; faults on stored pages are served after the whole read batch,
+ * because their store read drops the lock, and every event already read must be applied
+ * before the evictor may look at the page map again (a MOVE relies on it). The messages are
+ * read into the pager's evbuf, and each event's is zeroed once applied, so that a pager that
+ * dies in between leaves it to the next one. Lock held. */
 static void drain(struct pager *p, struct space *sp)
 {
 	struct uffd_msg *msgs = p->evbuf, stored[EV_BATCH];

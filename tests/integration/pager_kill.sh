@@ -26,7 +26,9 @@
 #   remap-mid        the pager dies moving the page states of the workload's mremap (of 32
 #                    MiB, mostly evicted) with one at both addresses: the new pager finishes
 #                    the move, and the moved range reads its own pages
-# The other eleven kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
+#   remap-done       the pager dies after that move, before it marks the event done: the
+#                    new pager finds nothing left to move, and clears nothing
+# The other twelve kill at the point itself (USWAP_TEST_CRASH). The shim's pid (the keeper)
 # stays; the log must show the takeover and what it settled. Last, the keeper itself is
 # killed: its pager must go on to the end and say that it is on its own.
 
@@ -53,7 +55,7 @@ round() {
 		memload_under_shim --size 256 --wait --catch --ops sigmask,verify,rewrite,verify,caught
 	elif [[ $name == event-read ]]; then
 		memload_under_shim --size 256 --wait --ops sigmask,dontneed,verify
-	elif [[ $name == remap-mid ]]; then
+	elif [[ $name == remap-* ]]; then
 		memload_under_shim --size 256 --wait --ops sigmask,mremap,verify
 	elif [[ $name == filtered ]]; then
 		memload_under_shim --size 256 --wait --seccomp-kill process_madvise,userfaultfd \
@@ -62,11 +64,11 @@ round() {
 		memload_under_shim --size 256 --wait --ops sigmask,verify,rewrite,verify
 	fi
 	if [[ $name == fault-read || $name == filtered || $name == event-read ||
-		$name == remap-mid ]]; then
+		$name == remap-* ]]; then
 		# the faults come from its reading, the events from its madvise and mremap; the
 		# filter's rounds from its rewriting (the filter comes after the fill, when the
 		# pager may have caught up already); the mremap must move evicted pages
-		[[ $name != remap-mid ]] || wait_at_target "$READY_PID"
+		[[ $name != remap-* ]] || wait_at_target "$READY_PID"
 		kill -USR1 "$READY_PID"
 	elif [[ -z $crash ]]; then
 		wait_at_target "$READY_PID"
@@ -85,7 +87,7 @@ round() {
 	poll_until "$TIMEOUT" status_is "$STATUS" takeovers_total 1 ||
 		fail "$name: status takeovers_total $(status_get "$STATUS" takeovers_total), not 1"
 	if [[ $name != fault-read && $name != filtered && $name != event-read &&
-		$name != remap-mid ]]; then
+		$name != remap-* ]]; then
 		wait_at_target "$READY_PID"
 		kill -USR1 "$READY_PID"
 	fi
@@ -100,7 +102,7 @@ round() {
 		fail "$name: the held thread's signal mask was not given back" ;;
 	event-read) grep -q 'applied the MADV_DONTNEED of' "$T/shim.log" ||
 		fail "$name: the event the dead pager had read was not applied" ;;
-	remap-mid) grep -q 'finished the mremap' "$T/shim.log" ||
+	remap-mid | remap-done) grep -q 'finished the mremap' "$T/shim.log" ||
 		fail "$name: the mremap the dead pager was moving was not finished" ;;
 	in-runner | runner-stop | in-syscall | caught | filtered)
 		grep -q 'its registers and signal mask are its own again' "$T/shim.log" ||
@@ -143,5 +145,6 @@ round caught in-runner:3
 round filtered in-runner-filtered:2
 round event-read event-read:1
 round remap-mid remap-mid:1
+round remap-done remap-done:1
 keeper_round
-echo "PASS: twelve pager deaths taken over, a keeper death outlived, every page verified"
+echo "PASS: thirteen pager deaths taken over, a keeper death outlived, every page verified"
