@@ -634,6 +634,26 @@ static void set_moved(struct batch *b, uint64_t j, uint64_t n)
 	b->nmoved += n;
 }
 
+/* A MOVE found page j's stash page taken (EEXIST), which nothing but that page's own MOVE
+ * should do within a batch: say what pagemap shows of both, for the report. */
+static void log_stash_taken(const struct space *sp, const struct batch *b, uint64_t j)
+{
+	_cleanup_close_ int fd = pagemap_open(space_tid(sp));
+	uint64_t src = 0, dst = 0;
+
+	if (fd >= 0) {
+		if (pagemap_read(fd, b->addrs[j], &src, 1) != 1)
+			src = 0;
+		if (pagemap_read(fd, sp->stash + j * PAGE_SIZE_4K, &dst, 1) != 1)
+			dst = 0;
+	}
+	log_warn("pid %d: MOVE at %#lx found its stash page taken (page %s, stash page %s): "
+		 "the page is left in place",
+		 sp->pid, (unsigned long)b->addrs[j],
+		 src & (PM_PRESENT | PM_SWAP) ? "present" : "gone",
+		 dst & (PM_PRESENT | PM_SWAP) ? "present" : "empty");
+}
+
 /* Move the still-pending pages of runs [k0,k1) into the stash, in as few MOVEs as possible.
  * Lock not held, sp->moving set. 0, or -errno when the batch must stop. */
 static int move_runs(struct pager *p, struct space *sp, struct inject *in, struct batch *b,
@@ -700,8 +720,11 @@ static int move_runs(struct pager *p, struct space *sp, struct inject *in, struc
 			i += !g->n;
 		} else {
 			/* The VMA changed under us (EINVAL: protections, a split): drop the rest. */
-			log_debug_errno(err, "pid %d: MOVE at %#lx: %m", sp->pid,
-					(unsigned long)b->addrs[g->j]);
+			if (err == -EEXIST)
+				log_stash_taken(sp, b, g->j);
+			else
+				log_debug_errno(err, "pid %d: MOVE at %#lx: %m", sp->pid,
+						(unsigned long)b->addrs[g->j]);
 			for (uint64_t k = 0; k < g->n; k++)
 				cancel(p, sp, b, g->j + k);
 			i++;
