@@ -548,13 +548,12 @@ static size_t plan_segs(const struct batch *b, size_t k0, size_t k1, struct seg 
 static uint64_t stash_filled(const struct space *sp, uint64_t j, uint64_t n)
 {
 	_cleanup_close_ int fd = pagemap_open(space_tid(sp));
-	uint64_t pm, k = 0;
+	uint64_t k = 0;
 
 	if (fd < 0)
 		return 0;
 	/* present, or swapped out by the kernel since: moved either way */
-	while (k < n && pagemap_read(fd, sp->stash + (j + k) * PAGE_SIZE_4K, &pm, 1) == 1 &&
-	       (pm & (PM_PRESENT | PM_SWAP)))
+	while (k < n && pagemap_here(fd, sp->stash + (j + k) * PAGE_SIZE_4K))
 		k++;
 	return k;
 }
@@ -639,19 +638,13 @@ static void set_moved(struct batch *b, uint64_t j, uint64_t n)
 static void log_stash_taken(const struct space *sp, const struct batch *b, uint64_t j)
 {
 	_cleanup_close_ int fd = pagemap_open(space_tid(sp));
-	uint64_t src = 0, dst = 0;
+	bool src = fd >= 0 && pagemap_here(fd, b->addrs[j]),
+	     dst = fd >= 0 && pagemap_here(fd, sp->stash + j * PAGE_SIZE_4K);
 
-	if (fd >= 0) {
-		if (pagemap_read(fd, b->addrs[j], &src, 1) != 1)
-			src = 0;
-		if (pagemap_read(fd, sp->stash + j * PAGE_SIZE_4K, &dst, 1) != 1)
-			dst = 0;
-	}
 	log_warn("pid %d: MOVE at %#lx found its stash page taken (page %s, stash page %s): "
 		 "the page is left in place",
-		 sp->pid, (unsigned long)b->addrs[j],
-		 src & (PM_PRESENT | PM_SWAP) ? "present" : "gone",
-		 dst & (PM_PRESENT | PM_SWAP) ? "present" : "empty");
+		 sp->pid, (unsigned long)b->addrs[j], src ? "present" : "gone",
+		 dst ? "present" : "empty");
 }
 
 /* Move the still-pending pages of runs [k0,k1) into the stash, in as few MOVEs as possible.

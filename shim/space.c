@@ -65,6 +65,13 @@ size_t pagemap_read(int fd, uint64_t addr, uint64_t *pm, size_t n)
 	return got > 0 ? (size_t)got / sizeof(*pm) : 0;
 }
 
+bool pagemap_here(int fd, uint64_t addr)
+{
+	uint64_t pm = 0;
+
+	return pagemap_read(fd, addr, &pm, 1) == 1 && (pm & (PM_PRESENT | PM_SWAP));
+}
+
 static int rsys(struct inject *in, long *res, long nr, unsigned long a1, unsigned long a2,
 		unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
 {

@@ -89,3 +89,5 @@ int pagemap_open(pid_t pid);
 /* The entries of the n pages from addr into pm; how many were read (0 past the end, on
  * error). */
 size_t pagemap_read(int fd, uint64_t addr, uint64_t *pm, size_t n);
+/* Does the page at addr hold content: present, or swapped out by the kernel. */
+bool pagemap_here(int fd, uint64_t addr);

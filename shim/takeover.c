@@ -102,13 +102,6 @@ static void keep_in_memory(struct slot *s, const void *data)
 	s->state = SLOT_MEM;
 }
 
-static bool pm_here(int fd, uint64_t addr)
-{
-	uint64_t pm = 0;
-
-	return pagemap_read(fd, addr, &pm, 1) == 1 && (pm & (PM_PRESENT | PM_SWAP));
-}
-
 static void settle_one(struct pmap *m, uint64_t addr, struct slot **pp, void *arg)
 {
 	struct settle *t = arg;
@@ -135,8 +128,8 @@ static void settle_one(struct pmap *m, uint64_t addr, struct slot **pp, void *ar
 	 * Otherwise it is still where it was, and the entry goes. */
 	uint64_t in_stash = t->sp->stash + s->val * PAGE_SIZE_4K;
 
-	if (!pm_here(t->pmfd, addr) && s->val < STASH_SIZE / PAGE_SIZE_4K &&
-	    pm_here(t->pmfd, in_stash) &&
+	if (!pagemap_here(t->pmfd, addr) && s->val < STASH_SIZE / PAGE_SIZE_4K &&
+	    pagemap_here(t->pmfd, in_stash) &&
 	    target_read(space_tid(t->sp), in_stash, t->buf, PAGE_SIZE_4K) == 0) {
 		if (store_one(t->p, s, t->buf) < 0)
 			keep_in_memory(s, t->buf);
