@@ -461,7 +461,8 @@ static void remap(struct pager *p, struct space *sp, uint64_t from, uint64_t to,
 		  (unsigned long)to, (unsigned long)len);
 }
 
-static void handle_event(struct pager *p, struct space *sp, const struct uffd_msg *m)
+/* finish: an mremap whose entries a pager that died had begun to move. */
+static void handle_event(struct pager *p, struct space *sp, const struct uffd_msg *m, bool finish)
 {
 	switch (m->event) {
 	case UFFD_EVENT_FORK: {
@@ -476,7 +477,7 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 	}
 	case UFFD_EVENT_REMAP:
 		sp->vma_seq++;
-		remap(p, sp, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len, false);
+		remap(p, sp, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len, finish);
 		break;
 	case UFFD_EVENT_REMOVE:
 		if (in_stash(sp, m->arg.remove.start, m->arg.remove.end))
@@ -509,8 +510,7 @@ static void handle_event(struct pager *p, struct space *sp, const struct uffd_ms
 }
 
 /* Apply message i of evbuf, marked in progress meanwhile and done after, for a pager that
- * takes over (fault_replay_events). finish: an mremap whose entries a pager that died had
- * begun to move. */
+ * takes over (fault_replay_events). finish: as for handle_event. */
 static void apply_event(struct pager *p, struct space *sp, unsigned i, bool finish)
 {
 	struct uffd_msg m = p->evbuf[i];
@@ -518,12 +518,7 @@ static void apply_event(struct pager *p, struct space *sp, unsigned i, bool fini
 	if (!finish)
 		__atomic_store_n(&p->ev_moving, false, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&p->ev_applying, i + 1, __ATOMIC_SEQ_CST);
-	if (finish) {
-		sp->vma_seq++;
-		remap(p, sp, m.arg.remap.from, m.arg.remap.to, m.arg.remap.len, true);
-	} else {
-		handle_event(p, sp, &m);
-	}
+	handle_event(p, sp, &m, finish);
 	__atomic_store_n(&p->evbuf[i].event, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&p->ev_applying, 0, __ATOMIC_SEQ_CST);
 }
@@ -593,11 +588,13 @@ void fault_replay_events(struct pager *p)
 
 		if (!m.event)
 			continue;
-		if (!sp || m.event == UFFD_EVENT_PAGEFAULT) {
-			/* Faults: every waiter is woken after the takeover. */
+		if (m.event == UFFD_EVENT_PAGEFAULT) {
+			/* Every waiter is woken after the takeover. */
 			p->evbuf[i].event = 0;
-			if (m.event == UFFD_EVENT_PAGEFAULT)
-				continue;
+			continue;
+		}
+		if (!sp) {
+			p->evbuf[i].event = 0;
 			log_info("an event the pager that died had read (%u) belongs to a process "
 				 "that is gone",
 				 m.event);
